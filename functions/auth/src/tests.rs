@@ -1,0 +1,474 @@
+//! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
+
+use super::handle;
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::testing::{Answer, Event, TEST_SECRET, TestDb};
+use std::time::{Duration, Instant};
+
+async fn call(state: &AppState, event: Event) -> Answer {
+    Answer::from(handle(state, event.request()).await)
+}
+
+fn signup_body(username: &str, email: &str) -> Value {
+    json!({"username": username, "email": email, "password": "s3cret-pass", "confirm_password": "s3cret-pass"})
+}
+
+async fn signup(state: &AppState, username: &str, email: &str) -> Answer {
+    call(
+        state,
+        Event::new("POST", "/api/auth/signup").json(&signup_body(username, email)),
+    )
+    .await
+}
+
+fn claims(token: &str) -> Value {
+    let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    v.validate_aud = false;
+    jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(TEST_SECRET.as_bytes()),
+        &v,
+    )
+    .expect("a token signed with the secret")
+    .claims
+}
+
+#[tokio::test]
+async fn signup_creates_a_user_and_a_session() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup").json(&json!({
+            "username": "Ann_1", "email": " Ann@Example.com ", "password": "s3cret-pass",
+            "confirm_password": "s3cret-pass", "ignored": true
+        })),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    let user = &a.body["user"];
+    assert_eq!(user["username"], "Ann_1");
+    assert_eq!(user["email"], "ann@example.com");
+    let id = user["id"].as_str().unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(id).unwrap().hyphenated().to_string(),
+        id
+    );
+    for ts in ["created_at", "updated_at"] {
+        let t = user[ts].as_str().unwrap();
+        assert!(
+            t.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(t).is_ok(),
+            "{t}"
+        );
+    }
+    assert_eq!(
+        user.as_object().unwrap().len(),
+        5,
+        "no password or hash: {user}"
+    );
+    assert_eq!(a.body["token_type"], "bearer");
+    assert_eq!(a.body["expires_in"], 1800);
+
+    let c = claims(a.body["access_token"].as_str().unwrap());
+    assert_eq!(c["sub"], id);
+    assert_eq!(c["username"], "Ann_1");
+    let (iat, exp) = (c["iat"].as_u64().unwrap(), c["exp"].as_u64().unwrap());
+    assert_eq!(exp - iat, 1800);
+    assert!(iat.abs_diff(chrono::Utc::now().timestamp() as u64) < 5);
+
+    // The stored hash is bcrypt at the configured cost, never the plaintext.
+    let row = db
+        .client()
+        .await
+        .query_one(
+            "SELECT password_hash FROM users WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let hash: String = row.get(0);
+    assert!(hash.starts_with("$2b$10$"), "{hash}");
+    assert!(!hash.contains("s3cret-pass"));
+    assert!(bcrypt::verify("s3cret-pass", &hash).unwrap());
+}
+
+#[tokio::test]
+async fn signup_validates_every_field() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup").json(&json!({
+            "username": "a b", "email": "nope", "password": "short", "confirm_password": "short"
+        })),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["username", "email", "password"]);
+
+    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&json!({
+        "username": "ann", "email": "ann@example.com", "password": "s3cret-pass", "confirm_password": "other-pass"
+    }))).await;
+    assert_eq!(a.error_fields(), ["confirm_password"]);
+
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup").json(&json!({})),
+    )
+    .await;
+    assert_eq!(
+        a.error_fields(),
+        ["username", "email", "password", "confirm_password"]
+    );
+
+    // 73 bytes is refused, never truncated.
+    let long = "p".repeat(73);
+    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&json!({
+        "username": "ann", "email": "ann@example.com", "password": long, "confirm_password": long
+    }))).await;
+    assert_eq!(a.error_fields(), ["password"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup").json(&json!({
+            "username": 5, "email": ["x"], "password": true, "confirm_password": null
+        })),
+    )
+    .await;
+    assert_eq!(
+        a.error_fields(),
+        ["username", "email", "password", "confirm_password"]
+    );
+
+    let count: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0, "bad input changes nothing");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_client_errors() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    for body in [
+        "{",
+        "[]",
+        "\"text\"",
+        "null",
+        "{\"username\": \"a\"} trailing",
+    ] {
+        let a = call(
+            &state,
+            Event::new("POST", "/api/auth/signup")
+                .header("content-type", "application/json")
+                .raw_body(body),
+        )
+        .await;
+        a.problem(400);
+    }
+    let a = call(&state, Event::new("POST", "/api/auth/login")).await;
+    a.problem(400);
+    // No content-type is read as JSON.
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup")
+            .raw_body(&signup_body("ann", "ann@example.com").to_string()),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/signup")
+            .header("content-type", "text/plain")
+            .raw_body("{}"),
+    )
+    .await;
+    a.problem(415);
+    let big = json!({"username": "x".repeat(70 * 1024)});
+    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&big)).await;
+    a.problem(413);
+}
+
+#[tokio::test]
+async fn duplicates_conflict_ignoring_case() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    assert_eq!(signup(&state, "ann", "ann@example.com").await.status, 201);
+    let a = signup(&state, "bob", "ANN@example.com").await;
+    assert!(a.problem(409)["detail"].as_str().unwrap().contains("email"));
+    let a = signup(&state, "ANN", "other@example.com").await;
+    assert!(
+        a.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("username")
+    );
+}
+
+#[tokio::test]
+async fn simultaneous_signups_give_one_account() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let (a, b) = tokio::join!(
+        signup(&state, "racer1", "race@example.com"),
+        signup(&state, "racer2", "race@example.com"),
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [201, 409], "{} / {}", a.body, b.body);
+    let count: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM users", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+}
+
+#[tokio::test]
+async fn login_by_username_or_email() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let created = signup(&state, "Ann", "ann@example.com").await;
+    let id = created.body["user"]["id"].clone();
+    for body in [
+        json!({"username": "ann", "password": "s3cret-pass"}),
+        json!({"username": "ANN@example.com", "password": "s3cret-pass"}),
+        json!({"email": "Ann@Example.com", "password": "s3cret-pass"}),
+    ] {
+        let a = call(&state, Event::new("POST", "/api/auth/login").json(&body)).await;
+        assert_eq!(a.status, 200, "{body}: {}", a.body);
+        assert_eq!(a.body["user"]["id"], id);
+        assert_eq!(a.body["token_type"], "bearer");
+        assert_eq!(claims(a.body["access_token"].as_str().unwrap())["sub"], id);
+    }
+}
+
+#[tokio::test]
+async fn login_needs_an_identifier_and_a_password() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/login").json(&json!({"password": "s3cret-pass"})),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["username"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/login").json(&json!({"username": "ann"})),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["password"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/login").json(&json!({"username": 1, "password": 2})),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["username", "password"]);
+}
+
+#[tokio::test]
+async fn bad_credentials_look_the_same_either_way() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    signup(&state, "ann", "ann@example.com").await;
+    let wrong = call(
+        &state,
+        Event::new("POST", "/api/auth/login")
+            .json(&json!({"username": "ann", "password": "wrong-pass"})),
+    )
+    .await;
+    let unknown = call(
+        &state,
+        Event::new("POST", "/api/auth/login")
+            .json(&json!({"username": "nobody", "password": "wrong-pass"})),
+    )
+    .await;
+    for a in [&wrong, &unknown] {
+        a.problem(401);
+        assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    }
+    assert_eq!(wrong.body, unknown.body);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/login")
+            .json(&json!({"username": "ann\u{0}", "password": "wrong-pass"})),
+    )
+    .await;
+    assert_eq!(a.body, wrong.body);
+}
+
+/// Both failures run one bcrypt verification at the configured cost, so an unknown
+/// account must not answer measurably faster than a wrong password.
+#[tokio::test]
+async fn login_timing_does_not_reveal_accounts() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    signup(&state, "ann", "ann@example.com").await;
+    async fn median(state: &AppState, username: &str) -> Duration {
+        let mut times = Vec::new();
+        for _ in 0..7 {
+            let started = Instant::now();
+            let a = call(
+                state,
+                Event::new("POST", "/api/auth/login")
+                    .json(&json!({"username": username, "password": "wrong-pass"})),
+            )
+            .await;
+            times.push(started.elapsed());
+            assert_eq!(a.status, 401);
+        }
+        times.sort();
+        times[3]
+    }
+    let wrong = median(&state, "ann").await;
+    let unknown = median(&state, "nobody").await;
+    shared::testing::note(&format!(
+        "login timing: wrong password {wrong:?}, unknown user {unknown:?}"
+    ));
+    // A skipped bcrypt would make unknown users answer in well under a millisecond
+    // next to tens of milliseconds; allow generous noise either way.
+    assert!(
+        unknown * 2 > wrong && wrong * 2 > unknown,
+        "wrong {wrong:?} vs unknown {unknown:?}"
+    );
+}
+
+#[tokio::test]
+async fn register_returns_the_user_and_refuses_duplicates_as_400() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/register").json(
+            &json!({"email": "bob@example.com", "username": "bob", "password": "s3cret-pass"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["username"], "bob");
+    assert!(a.body.get("access_token").is_none() && a.body.get("password_hash").is_none());
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/register").json(
+            &json!({"email": "BOB@example.com", "username": "bob2", "password": "s3cret-pass"}),
+        ),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["email"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/register")
+            .json(&json!({"email": "x@example.com", "username": "Bob", "password": "s3cret-pass"})),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["username"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/register")
+            .json(&json!({"email": "x@example.com", "username": "x"})),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["username", "password"]);
+}
+
+#[tokio::test]
+async fn token_route_is_an_oauth2_password_grant() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let id = signup(&state, "ann", "ann@example.com").await.body["user"]["id"].clone();
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/token").form(&[
+            ("grant_type", "password"),
+            ("username", "ann"),
+            ("password", "s3cret-pass"),
+            ("scope", "anything"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["token_type"], "bearer");
+    assert_eq!(a.body["expires_in"], 1800);
+    assert_eq!(claims(a.body["access_token"].as_str().unwrap())["sub"], id);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/token")
+            .form(&[("username", "ann@example.com"), ("password", "s3cret-pass")]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/token").form(&[
+            ("grant_type", "client_credentials"),
+            ("username", "ann"),
+            ("password", "s3cret-pass"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["grant_type"]);
+    let a = call(&state, Event::new("POST", "/api/v1/auth/token").form(&[])).await;
+    assert_eq!(a.error_fields(), ["username", "password"]);
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/token")
+            .form(&[("username", "ann"), ("password", "nope-nope")]),
+    )
+    .await;
+    a.problem(401);
+    assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    let a = call(
+        &state,
+        Event::new("POST", "/api/v1/auth/token").json(&json!({"username": "ann"})),
+    )
+    .await;
+    a.problem(415);
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_request_ids() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(&state, Event::new("GET", "/api/auth/login")).await;
+    a.problem(405);
+    assert_eq!(a.header("allow"), Some("POST"));
+    let a = call(&state, Event::new("POST", "/api/auth/nothing")).await;
+    a.problem(404);
+    assert!(a.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/nothing").header("x-request-id", "client-id-1"),
+    )
+    .await;
+    assert_eq!(a.header("x-request-id"), Some("client-id-1"));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_a_503_not_a_hang() {
+    let db = TestDb::new().await;
+    let mut config = db.config();
+    // Nothing listens on port 1.
+    config.database.url = shared::config::Secret::new(
+        "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
+    );
+    let state = AppState::new(&config).await.unwrap();
+    let started = Instant::now();
+    let a = call(
+        &state,
+        Event::new("POST", "/api/auth/login")
+            .json(&json!({"username": "ann", "password": "s3cret-pass"})),
+    )
+    .await;
+    a.problem(503);
+    assert!(a.header("retry-after").is_some());
+    assert!(started.elapsed() < Duration::from_secs(9));
+    assert!(!a.body.to_string().contains("127.0.0.1"));
+}

@@ -1,0 +1,174 @@
+//! `POST /api/auth/signup`, `/api/auth/login`, `/api/v1/auth/register`, `/api/v1/auth/token`.
+
+use crate::AppState;
+use crate::auth::IssuedToken;
+use crate::db::users::{self, CreateError, Taken, User};
+use crate::http::{ApiError, ApiResult, Fields, json, json_object};
+use crate::model::{Email, Password, Username};
+use lambda_http::{Request, http::StatusCode};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Signup's answer: the new user and a token, so the client is logged in at once.
+#[derive(Serialize)]
+struct Session {
+    user: User,
+    #[serde(flatten)]
+    token: IssuedToken,
+}
+
+/// A validated new account.
+struct NewAccount {
+    username: Username,
+    email: Email,
+    password: Password,
+}
+
+fn text<'v, T>(
+    parse: fn(&str) -> Result<T, String>,
+) -> impl FnOnce(&'v Value) -> Result<T, String> {
+    move |value| parse(crate::http::json_string(value)?)
+}
+
+fn read_account(req: &Request, with_confirmation: bool) -> Result<NewAccount, ApiError> {
+    let body = json_object(req)?;
+    let mut fields = Fields::new(&body);
+    let username = fields.required("username", text(Username::parse));
+    let email = fields.required("email", text(Email::parse));
+    let password = fields.required("password", text(Password::parse));
+    if with_confirmation {
+        let confirmation = fields.required("confirm_password", crate::http::json_string);
+        if let (Some(password), Some(confirmation)) = (&password, confirmation)
+            && password.expose() != confirmation
+        {
+            fields.reject("confirm_password", "must match password");
+        }
+    }
+    let (username, email, password) = fields.finish((|| Some((username?, email?, password?)))())?;
+    Ok(NewAccount {
+        username,
+        email,
+        password,
+    })
+}
+
+/// Hashes the password and inserts the account: `Ok(Err(taken))` when the email or
+/// username already belongs to someone (decided by the unique indexes, so races are safe).
+async fn create_account(
+    state: &AppState,
+    account: &NewAccount,
+) -> Result<Result<User, Taken>, ApiError> {
+    let hash = state.passwords.hash(&account.password).await?;
+    match users::create(&state.db, &account.username, &account.email, &hash).await {
+        Ok(user) => Ok(Ok(user)),
+        Err(CreateError::Taken(taken)) => Ok(Err(taken)),
+        Err(CreateError::Db(e)) => Err(e.into()),
+    }
+}
+
+/// `POST /api/auth/signup`: 201 with a session, 409 when the email or username is taken.
+pub async fn signup(state: &AppState, req: &Request) -> ApiResult {
+    let account = read_account(req, true)?;
+    match create_account(state, &account).await? {
+        Ok(user) => {
+            let token = state.tokens.issue(&user.id.to_string(), &user.username)?;
+            json(StatusCode::CREATED, &Session { user, token })
+        }
+        Err(taken) => Err(ApiError::Conflict(format!(
+            "An account with this {} is already registered.",
+            taken.field()
+        ))),
+    }
+}
+
+/// `POST /api/v1/auth/register`: 201 with the user; a taken email or username is a 400.
+pub async fn register(state: &AppState, req: &Request) -> ApiResult {
+    let account = read_account(req, false)?;
+    match create_account(state, &account).await? {
+        Ok(user) => json(StatusCode::CREATED, &user),
+        Err(taken) => Err(ApiError::validation(taken.field(), "is already registered")),
+    }
+}
+
+/// `POST /api/auth/login`: `username` (or `email`) and `password`.
+pub async fn login(state: &AppState, req: &Request) -> ApiResult {
+    let body = json_object(req)?;
+    let mut fields = Fields::new(&body);
+    let username = fields.optional("username", crate::http::json_string);
+    let email = fields.optional("email", crate::http::json_string);
+    let password = fields.required("password", crate::http::json_string);
+    let identifier = match (&username, &email) {
+        (Some(Some(u)), _) if !u.trim().is_empty() => Some(u.trim()),
+        (_, Some(Some(e))) if !e.trim().is_empty() => Some(e.trim()),
+        (Some(_), Some(_)) => {
+            fields.reject("username", "give a username or an email address");
+            None
+        }
+        _ => None,
+    };
+    let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
+    let user = check_credentials(state, identifier, password).await?;
+    let token = state.tokens.issue(&user.id.to_string(), &user.username)?;
+    json(StatusCode::OK, &Session { user, token })
+}
+
+/// `POST /api/v1/auth/token`: the OAuth2 password grant, as Swagger UI's dialog sends it.
+pub async fn token(state: &AppState, req: &Request) -> ApiResult {
+    let form = crate::http::form_body(req)?;
+    let get = |name: &str| {
+        form.iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    let mut errors = crate::http::FieldErrors::default();
+    if let Some(grant) = get("grant_type")
+        && grant != "password"
+    {
+        errors.push("grant_type", "must be password");
+    }
+    let username = get("username").map(str::trim).filter(|u| !u.is_empty());
+    let password = get("password").filter(|p| !p.is_empty());
+    if username.is_none() {
+        errors.push("username", "is required");
+    }
+    if password.is_none() {
+        errors.push("password", "is required");
+    }
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(errors.into());
+    };
+    errors.into_result()?;
+    let user = check_credentials(state, username, password).await?;
+    json(
+        StatusCode::OK,
+        &state.tokens.issue(&user.id.to_string(), &user.username)?,
+    )
+}
+
+/// The account for these credentials, or the same 401 whether the account is missing or
+/// the password wrong; both paths run one bcrypt verification, so they take as long.
+async fn check_credentials(
+    state: &AppState,
+    identifier: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    // Identifiers no account can have are not worth a query, but still cost a verify.
+    let plausible = identifier.len() <= 254 && !identifier.contains('\0');
+    let found = if plausible {
+        users::find_for_login(&state.db, identifier).await?
+    } else {
+        None
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matched = state.passwords.verify(password, hash).await?;
+    match user {
+        Some(user) if matched => Ok(user),
+        _ => Err(ApiError::Unauthorized {
+            detail: "Invalid username or password.".into(),
+            token_sent: false,
+        }),
+    }
+}

@@ -1,0 +1,135 @@
+//! The task routes. Checks run in the contract's order: 401 (token) → 403 (path
+//! `user_id` is not the token's subject) → 400 (ids, query, body) → 404 → success.
+
+use crate::AppState;
+use crate::auth::{Subject, authenticate};
+use crate::db::tasks::{self, Task};
+use crate::http::{
+    ApiError, ApiResult, Fields, json, json_bool, json_object, json_with_location,
+    optional_json_object, query_param,
+};
+use crate::model::{ListQuery, TaskChanges};
+use lambda_http::{Request, http::StatusCode};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The token's subject, if the path's `user_id` names it.
+fn owner(state: &AppState, req: &Request, user_id: &str) -> Result<Subject, ApiError> {
+    let subject = authenticate(&state.tokens, req)?;
+    if !subject.is(user_id) {
+        return Err(ApiError::Forbidden(
+            "The path's user_id is not the token's subject.".into(),
+        ));
+    }
+    Ok(subject)
+}
+
+fn task_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(raw).map_err(|_| ApiError::validation("id", "must be a UUID"))
+}
+
+fn found(task: Option<Task>) -> ApiResult {
+    match task {
+        Some(task) => json(StatusCode::OK, &task),
+        None => Err(ApiError::NotFound("No such task.".into())),
+    }
+}
+
+#[derive(Serialize)]
+struct ListBody {
+    items: Vec<Task>,
+    total: i64,
+    page: u32,
+    page_size: u32,
+    total_pages: i64,
+}
+
+/// `GET /api/{user_id}/tasks`
+pub async fn list(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let query = ListQuery::parse(|name| query_param(req, name))?;
+    let page = tasks::list(&state.db, &owner, &query).await?;
+    let page_size = query.page_size.get();
+    json(
+        StatusCode::OK,
+        &ListBody {
+            total_pages: (page.total + i64::from(page_size) - 1) / i64::from(page_size),
+            items: page.items,
+            total: page.total,
+            page: query.page.get(),
+            page_size,
+        },
+    )
+}
+
+/// `POST /api/{user_id}/tasks`: 201 with `Location`.
+pub async fn create(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let changes = TaskChanges::for_create(&json_object(req)?)?;
+    let task = tasks::create(&state.db, &owner, &changes).await?;
+    let location = format!("/api/{}/tasks/{}", owner_in_path(&owner), task.id);
+    json_with_location(&location, &task)
+}
+
+/// The owner as a path segment (percent-encoded: Better Auth ids may hold anything).
+fn owner_in_path(owner: &Subject) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(owner.as_str(), UNRESERVED).to_string()
+}
+
+/// `GET /api/{user_id}/tasks/{id}`
+pub async fn get(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let id = task_id(id)?;
+    found(tasks::get(&state.db, &owner, id).await?)
+}
+
+/// `PUT /api/{user_id}/tasks/{id}`: full replacement.
+pub async fn replace(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let id = task_id(id);
+    let changes = json_object(req).and_then(|body| TaskChanges::for_replace(&body));
+    let (id, changes) = merge_errors(id, changes)?;
+    found(tasks::replace(&state.db, &owner, id, &changes).await?)
+}
+
+/// `DELETE /api/{user_id}/tasks/{id}`: answers with the deleted task.
+pub async fn delete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let id = task_id(id)?;
+    found(tasks::delete(&state.db, &owner, id).await?)
+}
+
+/// `PATCH /api/{user_id}/tasks/{id}/complete`: `{"completed": bool}` sets it; no body,
+/// an empty body or `{}` toggles it.
+pub async fn complete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
+    let owner = owner(state, req, user_id)?;
+    let id = task_id(id);
+    let completed = optional_json_object(req).and_then(|body| match body {
+        None => Ok(None),
+        Some(body) => {
+            let mut fields = Fields::new(&body);
+            let completed = fields.optional("completed", json_bool);
+            fields.finish(completed)
+        }
+    });
+    let (id, completed) = merge_errors(id, completed)?;
+    found(tasks::set_completed(&state.db, &owner, id, completed).await?)
+}
+
+/// Both values, or one 400 listing the field errors of both.
+fn merge_errors<A, B>(a: Result<A, ApiError>, b: Result<B, ApiError>) -> Result<(A, B), ApiError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ApiError::Validation(mut first)), Err(ApiError::Validation(second))) => {
+            first.extend(second);
+            Err(ApiError::Validation(first))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}

@@ -1,0 +1,356 @@
+//! HS256 access tokens: issued by `auth`, verified by every task function.
+
+use super::Subject;
+use crate::config::AuthConfig;
+use crate::http::ApiError;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
+use serde::{Deserialize, Serialize};
+
+/// The claims this service issues.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    pub iat: u64,
+    pub exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// The body of a successful login.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+}
+
+/// Only the claims a task function reads; the rest was checked by `Validation`.
+#[derive(Deserialize)]
+struct Verified {
+    sub: String,
+}
+
+/// Keys and rules, built once per cold start.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    expires_in: u64,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+/// Clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECONDS: u64 = 60;
+
+impl TokenService {
+    pub fn new(config: &AuthConfig) -> Self {
+        let secret = config.secret.expose().as_bytes();
+        // Exactly HS256: `none`, RS*, ES*, EdDSA and HS384/512 are refused under this key.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        let mut required = vec!["exp", "sub"];
+        if let Some(issuer) = &config.issuer {
+            validation.set_issuer(&[issuer]);
+            required.push("iss");
+        }
+        match &config.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            expires_in: config.expires_in,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+        }
+    }
+
+    pub fn expires_in(&self) -> u64 {
+        self.expires_in
+    }
+
+    /// A signed token for `sub`.
+    pub fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, ApiError> {
+        let iat = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            username: Some(username.to_owned()),
+            iat,
+            exp: iat + self.expires_in,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        self.sign(&claims).map(|access_token| IssuedToken {
+            access_token,
+            token_type: "bearer",
+            expires_in: self.expires_in,
+        })
+    }
+
+    /// Signs arbitrary claims with this service's key (tests and tools use it too).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, ApiError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
+    }
+
+    /// The subject of a valid token, or a 401 that says why without leaking detail.
+    pub fn verify(&self, token: &str) -> Result<Subject, ApiError> {
+        let rejected = |detail: &str| ApiError::Unauthorized {
+            detail: detail.to_owned(),
+            token_sent: true,
+        };
+        let data = jsonwebtoken::decode::<Verified>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => rejected("The token has expired."),
+                ErrorKind::ImmatureSignature => rejected("The token is not valid yet."),
+                ErrorKind::InvalidAlgorithm => rejected("The token must be signed with HS256."),
+                _ => rejected("The token is invalid."),
+            })?;
+        Subject::parse(&data.claims.sub).map_err(|e| rejected(&format!("The token's {e}.")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use serde_json::json;
+
+    const SECRET: &str = "test-secret-test-secret-test-secret!";
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            secret: Secret::new(SECRET),
+            expires_in: 1800,
+            issuer: None,
+            audience: None,
+            bcrypt_cost: 10,
+        }
+    }
+
+    fn now() -> u64 {
+        jsonwebtoken::get_current_timestamp()
+    }
+
+    fn sign_with(alg: Algorithm, claims: serde_json::Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(alg),
+            &claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn detail(err: ApiError) -> String {
+        match err {
+            ApiError::Unauthorized {
+                detail,
+                token_sent: true,
+            } => detail,
+            other => panic!("expected 401, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn issued_tokens_carry_the_claims_and_verify() {
+        let service = TokenService::new(&config());
+        let issued = service.issue("user-1", "ann").unwrap();
+        assert_eq!(issued.expires_in, 1800);
+        let mut v = Validation::new(Algorithm::HS256);
+        v.validate_aud = false;
+        let claims = jsonwebtoken::decode::<Claims>(
+            &issued.access_token,
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &v,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims.sub, "user-1");
+        assert_eq!(claims.username.as_deref(), Some("ann"));
+        assert_eq!(claims.exp - claims.iat, 1800);
+        assert!(claims.iat.abs_diff(now()) <= 2);
+        assert_eq!((claims.iss, claims.aud), (None, None));
+        assert_eq!(
+            service.verify(&issued.access_token).unwrap().as_str(),
+            "user-1"
+        );
+    }
+
+    #[test]
+    fn only_hs256_is_accepted() {
+        let service = TokenService::new(&config());
+        let claims = json!({"sub": "u", "exp": now() + 600});
+        assert!(
+            service
+                .verify(&sign_with(Algorithm::HS256, claims.clone()))
+                .is_ok()
+        );
+        for alg in [Algorithm::HS384, Algorithm::HS512] {
+            detail(service.verify(&sign_with(alg, claims.clone())).unwrap_err());
+        }
+        // alg "none": header and claims, empty signature.
+        let none = format!(
+            "{}.{}.",
+            b64(r#"{"alg":"none","typ":"JWT"}"#),
+            b64(&claims.to_string())
+        );
+        detail(service.verify(&none).unwrap_err());
+        // An RS256 header over an HMAC signature must not be accepted either.
+        let hs = sign_with(Algorithm::HS256, claims.clone());
+        let sig = hs.rsplit('.').next().unwrap();
+        let forged = format!(
+            "{}.{}.{sig}",
+            b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(&claims.to_string())
+        );
+        detail(service.verify(&forged).unwrap_err());
+    }
+
+    #[test]
+    fn time_claims_are_enforced() {
+        let service = TokenService::new(&config());
+        let t = now();
+        assert_eq!(
+            detail(
+                service
+                    .verify(&sign_with(
+                        Algorithm::HS256,
+                        json!({"sub": "u", "exp": t - 120})
+                    ))
+                    .unwrap_err()
+            ),
+            "The token has expired."
+        );
+        // Within the leeway still passes.
+        assert!(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "u", "exp": t - 30})
+                ))
+                .is_ok()
+        );
+        // exp is required.
+        detail(
+            service
+                .verify(&sign_with(Algorithm::HS256, json!({"sub": "u"})))
+                .unwrap_err(),
+        );
+        assert_eq!(
+            detail(
+                service
+                    .verify(&sign_with(
+                        Algorithm::HS256,
+                        json!({"sub": "u", "exp": t + 600, "nbf": t + 300})
+                    ))
+                    .unwrap_err()
+            ),
+            "The token is not valid yet."
+        );
+        assert!(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "u", "exp": t + 600, "nbf": t - 5})
+                ))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn subject_rules() {
+        let service = TokenService::new(&config());
+        let exp = now() + 600;
+        detail(
+            service
+                .verify(&sign_with(Algorithm::HS256, json!({"exp": exp})))
+                .unwrap_err(),
+        );
+        detail(
+            service
+                .verify(&sign_with(Algorithm::HS256, json!({"sub": "", "exp": exp})))
+                .unwrap_err(),
+        );
+        detail(
+            service
+                .verify(&sign_with(Algorithm::HS256, json!({"sub": 42, "exp": exp})))
+                .unwrap_err(),
+        );
+        detail(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "x".repeat(129), "exp": exp}),
+                ))
+                .unwrap_err(),
+        );
+        assert!(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "x".repeat(128), "exp": exp})
+                ))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn wrong_key_and_garbage_are_refused() {
+        let service = TokenService::new(&config());
+        let other = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &json!({"sub": "u", "exp": now() + 60}),
+            &EncodingKey::from_secret(b"another-secret-another-secret-another"),
+        )
+        .unwrap();
+        detail(service.verify(&other).unwrap_err());
+        detail(service.verify("not.a.token").unwrap_err());
+    }
+
+    #[test]
+    fn issuer_and_audience_when_configured() {
+        let mut cfg = config();
+        cfg.issuer = Some("https://todo.example".into());
+        cfg.audience = Some("todo-api".into());
+        let service = TokenService::new(&cfg);
+        let issued = service.issue("u", "ann").unwrap();
+        assert!(service.verify(&issued.access_token).is_ok());
+        let exp = now() + 600;
+        detail(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "u", "exp": exp}),
+                ))
+                .unwrap_err(),
+        );
+        detail(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://evil.example", "aud": "todo-api"}))).unwrap_err());
+        detail(
+            service
+                .verify(&sign_with(
+                    Algorithm::HS256,
+                    json!({"sub": "u", "exp": exp, "iss": "https://todo.example", "aud": "other"}),
+                ))
+                .unwrap_err(),
+        );
+        assert!(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://todo.example", "aud": "todo-api"}))).is_ok());
+    }
+
+    fn b64(s: &str) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s)
+    }
+}

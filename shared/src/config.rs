@@ -1,0 +1,363 @@
+//! Configuration from the environment, resolved once per cold start.
+//!
+//! Secrets (`DATABASE_URL`, `BETTER_AUTH_SECRET`) come from the variable itself or, when
+//! only `<NAME>_SECRET_ARN` is set, from AWS Secrets Manager. Values are never logged:
+//! errors name the variable and the rule it broke, not what it held.
+
+use std::fmt;
+
+/// Reads one environment variable; injected so tests need not touch the process env.
+pub type Lookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// Why a function refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set (set it, or {0}_SECRET_ARN to read it from Secrets Manager)")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {problem}")]
+    Invalid { name: &'static str, problem: String },
+    #[error("could not read {name} from Secrets Manager: {problem}")]
+    Secret { name: &'static str, problem: String },
+}
+
+fn invalid(name: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        problem: problem.into(),
+    }
+}
+
+/// A string that must never be printed; `Debug` shows a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything the database layer needs.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: Secret,
+    pub pool_max_size: usize,
+    pub auto_migrate: bool,
+}
+
+/// Everything the token and password code needs.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub secret: Secret,
+    pub expires_in: u64,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub bcrypt_cost: u32,
+}
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Origins allowed by CORS: empty means CORS headers are never sent.
+    pub cors_allow_origins: Vec<String>,
+}
+
+/// The whole configuration of a function that serves authenticated routes.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+}
+
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl Config {
+    /// Reads the process environment (and Secrets Manager where an ARN is given).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::resolve(&|name| std::env::var(name).ok()).await
+    }
+
+    pub async fn resolve(var: Lookup<'_>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: DatabaseConfig::resolve(var).await?,
+            auth: AuthConfig::resolve(var).await?,
+            http: HttpConfig::resolve(var),
+        })
+    }
+}
+
+impl DatabaseConfig {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        Self::resolve(&|name| std::env::var(name).ok()).await
+    }
+
+    pub async fn resolve(var: Lookup<'_>) -> Result<Self, ConfigError> {
+        let url = secret(var, "DATABASE_URL").await?;
+        Ok(Self {
+            url: Secret::new(url),
+            pool_max_size: number(var, "DB_POOL_MAX_SIZE", 2, 1..=64)?,
+            auto_migrate: boolean(var, "AUTO_MIGRATE", true)?,
+        })
+    }
+}
+
+impl AuthConfig {
+    pub async fn resolve(var: Lookup<'_>) -> Result<Self, ConfigError> {
+        let secret = secret(var, "BETTER_AUTH_SECRET").await?;
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(invalid(
+                "BETTER_AUTH_SECRET",
+                format!(
+                    "must be at least {MIN_SECRET_BYTES} bytes, got {}",
+                    secret.len()
+                ),
+            ));
+        }
+        Ok(Self {
+            secret: Secret::new(secret),
+            expires_in: number(var, "JWT_EXPIRES_IN", 1800, 60..=2_592_000)?,
+            issuer: non_empty(var, "JWT_ISSUER"),
+            audience: non_empty(var, "JWT_AUDIENCE"),
+            bcrypt_cost: number(var, "BCRYPT_COST", 10, 10..=14)?,
+        })
+    }
+}
+
+impl HttpConfig {
+    pub fn resolve(var: Lookup<'_>) -> Self {
+        let cors_allow_origins = non_empty(var, "CORS_ALLOW_ORIGINS")
+            .map(|list| {
+                list.split(',')
+                    .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+                    .filter(|origin| !origin.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { cors_allow_origins }
+    }
+}
+
+fn non_empty(var: Lookup<'_>, name: &str) -> Option<String> {
+    var(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
+fn number<T>(
+    var: Lookup<'_>,
+    name: &'static str,
+    default: T,
+    range: std::ops::RangeInclusive<T>,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
+{
+    let Some(raw) = non_empty(var, name) else {
+        return Ok(default);
+    };
+    match raw.parse::<T>() {
+        Ok(value) if range.contains(&value) => Ok(value),
+        _ => Err(invalid(
+            name,
+            format!(
+                "must be a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+fn boolean(var: Lookup<'_>, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match non_empty(var, name)
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None => Ok(default),
+        Some("true" | "1" | "yes" | "on") => Ok(true),
+        Some("false" | "0" | "no" | "off") => Ok(false),
+        Some(_) => Err(invalid(name, "must be true or false")),
+    }
+}
+
+/// The value of `name`, or of the secret named by `<name>_SECRET_ARN`.
+async fn secret(var: Lookup<'_>, name: &'static str) -> Result<String, ConfigError> {
+    if let Some(value) = var(name).filter(|v| !v.is_empty()) {
+        return Ok(value);
+    }
+    let arn_var = format!("{name}_SECRET_ARN");
+    match non_empty(var, &arn_var) {
+        Some(arn) => fetch_secret(&arn, name).await,
+        None => Err(ConfigError::Missing(name)),
+    }
+}
+
+async fn fetch_secret(arn: &str, name: &'static str) -> Result<String, ConfigError> {
+    let fail = |problem: String| ConfigError::Secret { name, problem };
+    let aws = aws_config::load_from_env().await;
+    let client = aws_sdk_secretsmanager::Client::new(&aws);
+    let output = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| fail(aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string()))?;
+    let raw = output
+        .secret_string()
+        .ok_or_else(|| fail("the secret has no string value".into()))?;
+    secret_from_string(raw, name).ok_or_else(|| {
+        fail(format!(
+            "the secret is empty or its JSON has no \"{name}\" key"
+        ))
+    })
+}
+
+/// A secret is either the plain value or a JSON object holding it under `name`.
+pub fn secret_from_string(raw: &str, name: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    if trimmed.starts_with('{') {
+        let json: serde_json::Value = serde_json::from_str(trimmed).ok()?;
+        return json
+            .get(name)
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned);
+    }
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    async fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map = env(pairs);
+        Config::resolve(&move |k| map.get(k).cloned()).await
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[tokio::test]
+    async fn defaults_apply() {
+        let c = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(c.auth.bcrypt_cost, 10);
+        assert_eq!(c.auth.expires_in, 1800);
+        assert_eq!(c.database.pool_max_size, 2);
+        assert!(c.database.auto_migrate);
+        assert!(c.http.cors_allow_origins.is_empty());
+        assert_eq!(c.auth.issuer, None);
+    }
+
+    #[tokio::test]
+    async fn short_secret_is_refused_by_name_without_its_value() {
+        let err = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", "short-secret-value"),
+        ])
+        .await
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("BETTER_AUTH_SECRET"), "{msg}");
+        assert!(msg.contains("32 bytes"), "{msg}");
+        assert!(!msg.contains("short-secret-value"), "{msg}");
+    }
+
+    #[tokio::test]
+    async fn missing_variables_are_named() {
+        let err = load(&[("BETTER_AUTH_SECRET", SECRET)]).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with("DATABASE_URL is not set"),
+            "{err}"
+        );
+        let err = load(&[("DATABASE_URL", "postgres://x/y")])
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("BETTER_AUTH_SECRET is not set"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_cost_out_of_range_is_refused() {
+        for bad in ["9", "15", "ten"] {
+            let err = load(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("BCRYPT_COST", bad),
+            ])
+            .await
+            .unwrap_err();
+            assert!(err.to_string().contains("BCRYPT_COST"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn optional_settings_are_read() {
+        let c = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("BCRYPT_COST", "12"),
+            ("JWT_EXPIRES_IN", "600"),
+            ("JWT_ISSUER", "https://issuer.example"),
+            ("JWT_AUDIENCE", "todo"),
+            ("DB_POOL_MAX_SIZE", "5"),
+            ("AUTO_MIGRATE", "false"),
+            (
+                "CORS_ALLOW_ORIGINS",
+                "http://localhost:3000/, https://app.example",
+            ),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(c.auth.bcrypt_cost, 12);
+        assert_eq!(c.auth.expires_in, 600);
+        assert_eq!(c.auth.issuer.as_deref(), Some("https://issuer.example"));
+        assert_eq!(c.auth.audience.as_deref(), Some("todo"));
+        assert_eq!(c.database.pool_max_size, 5);
+        assert!(!c.database.auto_migrate);
+        assert_eq!(
+            c.http.cors_allow_origins,
+            vec!["http://localhost:3000", "https://app.example"]
+        );
+    }
+
+    #[test]
+    fn secrets_are_plain_or_json() {
+        assert_eq!(secret_from_string(" abc \n", "X").as_deref(), Some("abc"));
+        assert_eq!(
+            secret_from_string(r#"{"X": "v", "other": 1}"#, "X").as_deref(),
+            Some("v")
+        );
+        assert_eq!(secret_from_string(r#"{"Y": "v"}"#, "X"), None);
+        assert_eq!(secret_from_string("  ", "X"), None);
+    }
+
+    #[test]
+    fn secret_debug_hides_the_value() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

@@ -1,0 +1,118 @@
+//! The `users` table.
+
+use super::{Database, DbError};
+use crate::model::{Email, Username};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio_postgres::{Row, types::Type};
+use uuid::Uuid;
+
+/// A user as clients see it: never the password or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// Which unique rule a new account broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    Email,
+    Username,
+}
+
+impl Taken {
+    /// Maps a unique index (see `migrations/0001_create_users.sql`) to the field.
+    pub fn from_constraint(constraint: &str) -> Option<Self> {
+        match constraint {
+            "users_email_lower_key" => Some(Self::Email),
+            "users_username_lower_key" => Some(Self::Username),
+            _ => None,
+        }
+    }
+
+    pub fn field(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Username => "username",
+        }
+    }
+}
+
+/// Why an account could not be created.
+#[derive(Debug)]
+pub enum CreateError {
+    Taken(Taken),
+    Db(DbError),
+}
+
+const COLUMNS: &str = "id, username, email, created_at, updated_at";
+
+/// Inserts an account; the unique indexes decide races between identical signups.
+pub async fn create(
+    db: &Database,
+    username: &Username,
+    email: &Email,
+    password_hash: &str,
+) -> Result<User, CreateError> {
+    let sql = format!(
+        "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
+    );
+    let result = db
+        .run(async |client| {
+            let row = client
+                .query_typed_one(
+                    &sql,
+                    &[
+                        (&username.as_str(), Type::TEXT),
+                        (&email.as_str(), Type::TEXT),
+                        (&password_hash, Type::TEXT),
+                    ],
+                )
+                .await?;
+            User::from_row(&row)
+        })
+        .await;
+    match result {
+        Ok(user) => Ok(user),
+        Err(DbError::UniqueViolation { constraint }) => match Taken::from_constraint(&constraint) {
+            Some(taken) => Err(CreateError::Taken(taken)),
+            None => Err(CreateError::Db(DbError::UniqueViolation { constraint })),
+        },
+        Err(e) => Err(CreateError::Db(e)),
+    }
+}
+
+/// The account whose username or e-mail is `identifier` (ignoring case), with its hash.
+pub async fn find_for_login(
+    db: &Database,
+    identifier: &str,
+) -> Result<Option<(User, String)>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS}, password_hash FROM users \
+         WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1"
+    );
+    db.run(async |client| {
+        let row = client
+            .query_typed_opt(&sql, &[(&identifier, Type::TEXT)])
+            .await?;
+        row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
+            .transpose()
+    })
+    .await
+}

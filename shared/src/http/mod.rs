@@ -1,0 +1,89 @@
+//! The HTTP edge: every request enters through [`serve`], every error leaves through
+//! [`ApiError::into_response`].
+
+mod cors;
+mod error;
+mod request;
+mod response;
+
+pub use cors::Cors;
+pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
+pub use request::{
+    Fields, MAX_BODY_BYTES, bearer_token, form_body, json_bool, json_object, json_string,
+    optional_json_object, path_param, path_params, query_param,
+};
+pub use response::{json, json_with_location};
+
+use lambda_http::{Body, Request, RequestExt, Response, http::HeaderValue};
+use std::future::Future;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Runs one request through a route function and turns the outcome into a response.
+///
+/// This is the only place that maps errors to responses, adds `x-request-id`, answers
+/// CORS preflights and logs the outcome, so every function behaves alike.
+pub async fn serve<F, Fut>(req: Request, cors: &Cors, route: F) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = ApiResult>,
+{
+    let started = Instant::now();
+    let request_id = request_id(&req);
+    let method = req.method().clone();
+    let path = req.raw_http_path().to_owned();
+    let origin = req
+        .headers()
+        .get(lambda_http::http::header::ORIGIN)
+        .cloned();
+    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+
+    let mut response = if let Some(preflight) = cors.preflight(&req) {
+        preflight
+    } else {
+        match route(req).instrument(span.clone()).await {
+            Ok(response) => response,
+            Err(error) => span.in_scope(|| error.into_response(&request_id)),
+        }
+    };
+
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    cors.decorate(origin.as_ref(), response.headers_mut());
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "request done"
+        )
+    });
+    response
+}
+
+/// The client's `x-request-id` when it is sane, else the Lambda request id, else the
+/// API Gateway request id, else a fresh UUID.
+fn request_id(req: &Request) -> String {
+    let from_client = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()));
+    if let Some(id) = from_client {
+        return id.to_owned();
+    }
+    if let Some(ctx) = req
+        .lambda_context_ref()
+        .filter(|c| !c.request_id.is_empty())
+    {
+        return ctx.request_id.clone();
+    }
+    if let Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) = req.request_context_ref()
+        && let Some(id) = ctx.request_id.as_deref().filter(|id| !id.is_empty())
+    {
+        return id.to_owned();
+    }
+    uuid::Uuid::new_v4().to_string()
+}

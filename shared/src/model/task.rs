@@ -1,0 +1,360 @@
+use super::has_nul;
+use crate::http::{FieldErrors, json_bool, json_string};
+use serde_json::Value;
+
+/// Trimmed, 1–200 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Title(String);
+
+impl Title {
+    pub const MAX_CHARS: usize = 200;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if value.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
+        }
+        if has_nul(value) {
+            return Err("must not contain NUL characters".into());
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        Self::parse(json_string(value)?)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// At most 2000 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Description(String);
+
+impl Description {
+    pub const MAX_CHARS: usize = 2000;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.chars().count() > Self::MAX_CHARS {
+            return Err(format!(
+                "must be at most {} characters long",
+                Self::MAX_CHARS
+            ));
+        }
+        if has_nul(raw) {
+            return Err("must not contain NUL characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn from_json(value: &Value) -> Result<Self, String> {
+        Self::parse(json_string(value)?)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The fields a create or a full replacement writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskChanges {
+    pub title: Title,
+    pub description: Option<Description>,
+    pub completed: bool,
+}
+
+impl TaskChanges {
+    /// POST body: `title` required, `description` optional, `completed` defaults to false.
+    pub fn for_create(
+        object: &serde_json::Map<String, Value>,
+    ) -> Result<Self, crate::http::ApiError> {
+        Self::read(object, false)
+    }
+
+    /// PUT body: `title` and `completed` required, absent `description` becomes null.
+    pub fn for_replace(
+        object: &serde_json::Map<String, Value>,
+    ) -> Result<Self, crate::http::ApiError> {
+        Self::read(object, true)
+    }
+
+    fn read(
+        object: &serde_json::Map<String, Value>,
+        completed_required: bool,
+    ) -> Result<Self, crate::http::ApiError> {
+        let mut fields = crate::http::Fields::new(object);
+        let title = fields.required("title", Title::from_json);
+        let description = fields.optional("description", Description::from_json);
+        let completed = if completed_required {
+            fields.required("completed", json_bool)
+        } else {
+            fields
+                .optional("completed", json_bool)
+                .map(|c| c.unwrap_or(false))
+        };
+        let (title, description, completed) =
+            fields.finish((|| Some((title?, description?, completed?)))())?;
+        Ok(Self {
+            title,
+            description,
+            completed,
+        })
+    }
+}
+
+/// `page` ≥ 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page(u32);
+
+impl Page {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.parse::<u32>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => Ok(Self(n)),
+            _ => Err("must be a whole number from 1 to 1000000".into()),
+        }
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// `page_size` 1–100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(u32);
+
+impl PageSize {
+    pub const MAX: u32 = 100;
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw.parse::<u32>() {
+            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
+            _ => Err(format!("must be a whole number from 1 to {}", Self::MAX)),
+        }
+    }
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+/// The columns a list may be sorted by; never text from the request in SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortBy {
+    CreatedAt,
+    UpdatedAt,
+    Title,
+}
+
+impl SortBy {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "created_at" => Ok(Self::CreatedAt),
+            "updated_at" => Ok(Self::UpdatedAt),
+            "title" => Ok(Self::Title),
+            _ => Err("must be one of created_at, updated_at, title".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortOrder {
+    Asc,
+    Desc,
+}
+
+impl SortOrder {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "asc" => Ok(Self::Asc),
+            "desc" => Ok(Self::Desc),
+            _ => Err("must be asc or desc".into()),
+        }
+    }
+}
+
+/// A validated list request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListQuery {
+    pub page: Page,
+    pub page_size: PageSize,
+    pub sort_by: SortBy,
+    pub sort_order: SortOrder,
+    pub completed: Option<bool>,
+}
+
+impl ListQuery {
+    /// Reads the query parameters through `get`; reports every invalid one by name.
+    pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, crate::http::ApiError> {
+        fn param<T>(
+            errors: &mut FieldErrors,
+            name: &str,
+            raw: Option<&str>,
+            default: T,
+            parse: fn(&str) -> Result<T, String>,
+        ) -> Option<T> {
+            match raw {
+                None => Some(default),
+                Some(raw) => errors.check(name, parse(raw)),
+            }
+        }
+        let mut errors = FieldErrors::default();
+        let page = param(&mut errors, "page", get("page"), Page(1), Page::parse);
+        let page_size = param(
+            &mut errors,
+            "page_size",
+            get("page_size"),
+            PageSize(20),
+            PageSize::parse,
+        );
+        let sort_by = param(
+            &mut errors,
+            "sort_by",
+            get("sort_by"),
+            SortBy::CreatedAt,
+            SortBy::parse,
+        );
+        let sort_order = param(
+            &mut errors,
+            "sort_order",
+            get("sort_order"),
+            SortOrder::Desc,
+            SortOrder::parse,
+        );
+        let completed = param(&mut errors, "completed", get("completed"), None, |r| {
+            parse_bool(r).map(Some)
+        });
+        match (page, page_size, sort_by, sort_order, completed) {
+            (Some(page), Some(page_size), Some(sort_by), Some(sort_order), Some(completed))
+                if errors.is_empty() =>
+            {
+                Ok(Self {
+                    page,
+                    page_size,
+                    sort_by,
+                    sort_order,
+                    completed,
+                })
+            }
+            _ => Err(errors.into()),
+        }
+    }
+
+    pub fn offset(&self) -> i64 {
+        i64::from(self.page.get() - 1) * i64::from(self.page_size.get())
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> serde_json::Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn titles_are_trimmed_and_bounded() {
+        assert_eq!(Title::parse("  milk ").unwrap().as_str(), "milk");
+        assert!(Title::parse("   ").is_err());
+        assert!(Title::parse(&"ß".repeat(200)).is_ok());
+        assert!(Title::parse(&"ß".repeat(201)).is_err());
+        assert!(Title::parse("a\0b").is_err());
+        assert!(Title::from_json(&json!(5)).is_err());
+    }
+
+    #[test]
+    fn descriptions_are_bounded() {
+        assert!(Description::parse("").is_ok());
+        assert!(Description::parse(&"x".repeat(2000)).is_ok());
+        assert!(Description::parse(&"x".repeat(2001)).is_err());
+        assert!(Description::parse("\0").is_err());
+    }
+
+    #[test]
+    fn create_defaults_and_replace_requires() {
+        let c = TaskChanges::for_create(&obj(json!({"title": " a "}))).unwrap();
+        assert_eq!(
+            c,
+            TaskChanges {
+                title: Title("a".into()),
+                description: None,
+                completed: false
+            }
+        );
+        let err = TaskChanges::for_replace(&obj(json!({"title": "a"}))).unwrap_err();
+        assert!(
+            matches!(err, crate::http::ApiError::Validation(ref e) if e[0].field == "completed")
+        );
+        let err = TaskChanges::for_create(&obj(
+            json!({"title": "", "completed": "yes", "description": 1}),
+        ))
+        .unwrap_err();
+        let crate::http::ApiError::Validation(errors) = err else {
+            panic!()
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["title", "description", "completed"]);
+    }
+
+    #[test]
+    fn list_query_defaults_and_errors() {
+        let q = ListQuery::parse(|_| None).unwrap();
+        assert_eq!(
+            (
+                q.page.get(),
+                q.page_size.get(),
+                q.sort_by,
+                q.sort_order,
+                q.completed
+            ),
+            (1, 20, SortBy::CreatedAt, SortOrder::Desc, None)
+        );
+        let q = ListQuery::parse(|n| match n {
+            "page" => Some("3"),
+            "page_size" => Some("10"),
+            "sort_by" => Some("title"),
+            "sort_order" => Some("asc"),
+            "completed" => Some("true"),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(q.offset(), 20);
+        assert_eq!(
+            (q.sort_by, q.sort_order, q.completed),
+            (SortBy::Title, SortOrder::Asc, Some(true))
+        );
+        let err = ListQuery::parse(|n| match n {
+            "page" => Some("0"),
+            "page_size" => Some("101"),
+            "sort_by" => Some("id; drop"),
+            "sort_order" => Some("up"),
+            "completed" => Some("1"),
+            _ => None,
+        })
+        .unwrap_err();
+        let crate::http::ApiError::Validation(errors) = err else {
+            panic!()
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["page", "page_size", "sort_by", "sort_order", "completed"]
+        );
+    }
+}

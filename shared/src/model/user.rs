@@ -1,0 +1,148 @@
+use super::has_nul;
+use std::fmt;
+
+/// 3–32 characters from `A–Z a–z 0–9 _ . -`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        if !(3..=32).contains(&len) {
+            return Err("must be 3 to 32 characters long".into());
+        }
+        if !raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err("may contain only letters, digits, '_', '.' and '-'".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A plausible e-mail address, lowercased, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let value = raw.trim().to_lowercase();
+        if value.chars().count() > 254 {
+            return Err("must be at most 254 characters long".into());
+        }
+        let plausible = match value.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && domain.split('.').all(|label| !label.is_empty())
+                    && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+            }
+            None => false,
+        };
+        if !plausible {
+            return Err("must be an e-mail address like name@example.com".into());
+        }
+        Ok(Self(value))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// 8–72 bytes of UTF-8: bcrypt reads only 72 bytes, so longer is refused rather than
+/// silently truncated. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub const MAX_BYTES: usize = 72;
+
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() < 8 {
+            return Err("must be at least 8 characters long".into());
+        }
+        if raw.len() > Self::MAX_BYTES {
+            return Err(format!(
+                "must be at most {} bytes long (bcrypt's limit)",
+                Self::MAX_BYTES
+            ));
+        }
+        if has_nul(raw) {
+            return Err("must not contain NUL characters".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        assert!(Username::parse("ab").is_err());
+        assert!(Username::parse("abc").is_ok());
+        assert!(Username::parse(&"a".repeat(32)).is_ok());
+        assert!(Username::parse(&"a".repeat(33)).is_err());
+        assert!(Username::parse("Jo_h.n-1").is_ok());
+        assert!(Username::parse("jo hn").is_err());
+        assert!(Username::parse("jo@hn").is_err());
+        assert!(Username::parse("jöhn").is_err());
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            Email::parse(" Ann@Example.COM ").unwrap().as_str(),
+            "ann@example.com"
+        );
+        for bad in [
+            "ann",
+            "@example.com",
+            "ann@example",
+            "ann@@example.com",
+            "a@b@c.com",
+            "ann@.com",
+            "ann @x.com",
+            "a\0@x.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(243));
+        assert_eq!(long.len(), 255);
+        assert!(Email::parse(&long).is_err());
+        assert!(Email::parse(&long[1..]).is_ok());
+    }
+
+    #[test]
+    fn passwords_count_bytes() {
+        assert!(Password::parse("1234567").is_err());
+        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse(&"x".repeat(72)).is_ok());
+        assert!(Password::parse(&"x".repeat(73)).is_err());
+        // 36 two-byte characters are 72 bytes; 37 are 74.
+        assert!(Password::parse(&"é".repeat(36)).is_ok());
+        assert!(Password::parse(&"é".repeat(37)).is_err());
+        assert_eq!(
+            format!("{:?}", Password::parse("hunter2hunter2").unwrap()),
+            "Password(***)"
+        );
+    }
+}

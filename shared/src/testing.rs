@@ -1,0 +1,444 @@
+//! Test support (feature `testing`): a real PostgreSQL per test run, a fresh database
+//! per test, and API Gateway HTTP API (payload 2.0) events.
+//!
+//! `TEST_DATABASE_URL` (a role that may create databases) is used when set. Otherwise
+//! the first test starts a throwaway cluster with the system's `initdb`/`postgres`, as
+//! the `postgres` user when running as root; a shell guard stops it and deletes its
+//! files when the test process exits, however it exits.
+
+use crate::AppState;
+use crate::config::{AuthConfig, Config, DatabaseConfig, HttpConfig, Secret};
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+pub const TEST_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+
+/// The admin URL of the cluster tests use (database `postgres`).
+pub fn cluster_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => start_cluster(),
+    })
+}
+
+/// Keeps the guard's stdin open for the life of the process.
+static GUARD: Mutex<Option<Child>> = Mutex::new(None);
+
+fn pg_bin(name: &str) -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| dir.flatten().map(|e| e.path().join("bin")).collect())
+        .unwrap_or_default();
+    versions.sort();
+    versions
+        .into_iter()
+        .rev()
+        .map(|bin| bin.join(name))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
+/// uid and gid of `postgres` when we are root (initdb refuses to run as root).
+fn unprivileged_ids() -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    // /proc/self belongs to the process's effective user.
+    if std::fs::metadata("/proc/self").ok()?.uid() != 0 {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.first() != Some(&"postgres") || f.len() < 4 {
+            return None;
+        }
+        Some((f[2].parse().ok()?, f[3].parse().ok()?))
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free local port")
+}
+
+fn as_owner(cmd: &mut Command, ids: Option<(u32, u32)>) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    if let Some((uid, gid)) = ids {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn start_cluster() -> String {
+    let ids = unprivileged_ids();
+    let dir = std::env::temp_dir().join(format!(
+        "todo-test-pg-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("create the cluster folder");
+    if let Some((uid, gid)) = ids {
+        std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown the cluster folder");
+    }
+    let data = dir.join("data");
+    let out = as_owner(&mut Command::new(pg_bin("initdb")), ids)
+        .args([
+            "--auth=trust",
+            "--username=postgres",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "-D",
+        ])
+        .arg(&data)
+        .output()
+        .expect("initdb runs (install PostgreSQL, or set TEST_DATABASE_URL)");
+    assert!(
+        out.status.success(),
+        "initdb failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let port = free_port();
+    // The guard starts postgres, waits for its own stdin to close (this process
+    // exiting), then stops postgres and removes the folder.
+    let script = r#"
+        "$1" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 \
+             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+             -c max_connections=200 >"$2/log" 2>&1 &
+        pid=$!
+        cat >/dev/null
+        kill -INT "$pid" 2>/dev/null
+        wait "$pid"
+        rm -rf "$2"
+    "#;
+    let child = as_owner(&mut Command::new("sh"), ids)
+        .arg("-c")
+        .arg(script)
+        .arg("guard")
+        .arg(pg_bin("postgres"))
+        .arg(&dir)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start postgres");
+    *GUARD.lock().unwrap() = Some(child);
+    wait_for_port(port, &dir);
+    format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+}
+
+fn wait_for_port(port: u16, dir: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    panic!("postgres did not start on port {port}: {log}");
+}
+
+/// Stops the throwaway cluster now (it also stops on exit); for tests of that guard.
+pub fn stop_cluster() {
+    if let Some(mut child) = GUARD.lock().unwrap().take() {
+        drop(child.stdin.take());
+        let _ = child.wait();
+    }
+}
+
+fn with_dbname(url: &str, dbname: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("a valid TEST_DATABASE_URL");
+    parsed.set_path(&format!("/{dbname}"));
+    parsed.into()
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let url = cluster_url();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                return client;
+            }
+            // "the database system is starting up"
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("cannot connect to the test cluster: {e}"),
+        }
+    }
+}
+
+/// A migrated template database, made once per cluster and migration set.
+async fn template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut fingerprint = 0u64;
+            for m in crate::db::migrate::MIGRATIONS {
+                for b in m.sql.bytes().chain(m.name.bytes()) {
+                    fingerprint = fingerprint
+                        .wrapping_mul(1_099_511_628_211)
+                        .wrapping_add(u64::from(b));
+                }
+            }
+            let name = format!("todo_template_{fingerprint:016x}");
+            let admin = admin().await;
+            let exists = admin
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{name}_{}", std::process::id());
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                {
+                    let (mut client, connection) = tokio_postgres::connect(
+                        &with_dbname(cluster_url(), &building),
+                        tokio_postgres::NoTls,
+                    )
+                    .await
+                    .unwrap();
+                    let task = tokio::spawn(connection);
+                    crate::db::migrate::run(&mut client).await.unwrap();
+                    drop(client);
+                    let _ = task.await;
+                }
+                // Another test process may have won the race: then use its template.
+                if admin
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .is_err()
+                {
+                    admin
+                        .batch_execute(&format!("DROP DATABASE {building}"))
+                        .await
+                        .unwrap();
+                }
+            }
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let template = template().await;
+        let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin().await;
+        // CREATE DATABASE ... TEMPLATE refuses while another creation copies it: retry.
+        let mut attempts = 0;
+        loop {
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20 * attempts)).await;
+                }
+                Err(e) => panic!("creating {name}: {e}"),
+            }
+        }
+        let url = with_dbname(cluster_url(), &name);
+        Self { name, url }
+    }
+
+    /// A configuration pointing at this database, with the test secret and cost 10.
+    pub fn config(&self) -> Config {
+        Config {
+            database: DatabaseConfig {
+                url: Secret::new(self.url.clone()),
+                pool_max_size: 4,
+                auto_migrate: true,
+            },
+            auth: AuthConfig {
+                secret: Secret::new(TEST_SECRET),
+                expires_in: 1800,
+                issuer: None,
+                audience: None,
+                bcrypt_cost: 10,
+            },
+            http: HttpConfig::default(),
+        }
+    }
+
+    pub async fn state(&self) -> AppState {
+        AppState::new(&self.config()).await.expect("state builds")
+    }
+
+    /// A plain connection, for checking what the handlers wrote.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = admin().await;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// The base event, shaped like `sam local generate-event apigateway http-api-proxy`.
+const BASE_EVENT: &str = include_str!("../fixtures/http-api-proxy.json");
+
+/// Builds an API Gateway HTTP API (2.0) event and turns it into a `Request` the way
+/// the Lambda runtime does.
+pub struct Event {
+    event: Value,
+}
+
+impl Event {
+    pub fn new(method: &str, path_and_query: &str) -> Self {
+        let mut event: Value = serde_json::from_str(BASE_EVENT).expect("valid fixture");
+        let (path, query) = path_and_query
+            .split_once('?')
+            .unwrap_or((path_and_query, ""));
+        event["rawPath"] = json!(path);
+        event["rawQueryString"] = json!(query);
+        event["requestContext"]["http"]["method"] = json!(method);
+        event["requestContext"]["http"]["path"] = json!(path);
+        event["requestContext"]["requestId"] = json!(uuid::Uuid::new_v4().to_string());
+        Self { event }
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.event["headers"][name.to_ascii_lowercase()] = json!(value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
+    }
+
+    /// A JSON body with `content-type: application/json`.
+    pub fn json(self, body: &Value) -> Self {
+        self.header("content-type", "application/json")
+            .raw_body(&body.to_string())
+    }
+
+    /// A body sent as it is (set `content-type` yourself).
+    pub fn raw_body(mut self, body: &str) -> Self {
+        self.event["body"] = json!(body);
+        self.event["isBase64Encoded"] = json!(false);
+        self.event["headers"]["content-length"] = json!(body.len().to_string());
+        self
+    }
+
+    pub fn form(self, pairs: &[(&str, &str)]) -> Self {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .raw_body(&body)
+    }
+
+    pub fn to_json(&self) -> String {
+        self.event.to_string()
+    }
+
+    pub fn request(&self) -> Request {
+        lambda_http::request::from_str(&self.to_json()).expect("a valid API Gateway event")
+    }
+}
+
+/// A response's status, headers and parsed JSON body (null when empty).
+pub struct Answer {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn from(response: Response<Body>) -> Self {
+        let (parts, body) = response.into_parts();
+        let bytes: &[u8] = body.as_ref();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        };
+        Self {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts a problem document with `status`; returns it for further checks.
+    pub fn problem(&self, status: u16) -> &Value {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
+        assert_eq!(self.body["status"], status);
+        assert_eq!(self.body["type"], "about:blank");
+        assert!(self.body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+        &self.body
+    }
+
+    /// The field names of a 400's `errors`.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.problem(400)["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Writes to stderr without interleaving (for timing notes in tests).
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{message}");
+}
