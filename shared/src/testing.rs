@@ -442,3 +442,34 @@ impl Answer {
 pub fn note(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{message}");
 }
+
+/// A valid token for `sub`, signed with the state's key.
+pub fn token(state: &AppState, sub: &str) -> String {
+    state
+        .tokens
+        .issue(sub, "tester")
+        .expect("token signs")
+        .access_token
+}
+
+/// Inserts a task for `owner` through the data layer.
+pub async fn seed_task(state: &AppState, owner: &str, title: &str) -> crate::db::tasks::Task {
+    let owner = crate::auth::Subject::parse(owner).expect("a valid subject");
+    let changes = crate::model::TaskChanges {
+        title: crate::model::Title::parse(title).expect("a valid title"),
+        description: None,
+        completed: false,
+    };
+    crate::db::tasks::create(&state.db, &owner, &changes)
+        .await
+        .expect("task inserted")
+}
+
+/// Runs `route` on `event` the way the Lambda runtime would, through [`crate::http::serve`].
+pub async fn call<'s, F, Fut>(state: &'s AppState, route: F, event: Event) -> Answer
+where
+    F: FnOnce(&'s AppState, Request) -> Fut,
+    Fut: std::future::Future<Output = crate::http::ApiResult>,
+{
+    Answer::from(crate::http::serve(event.request(), &state.cors, |req| route(state, req)).await)
+}

@@ -1,6 +1,6 @@
 //! `auth`: sign up, log in, register, and the OAuth2 token route.
 
-use lambda_http::{Body, Error, Request, RequestExt, Response, http::Method, service_fn};
+use lambda_http::{Error, Request, RequestExt, http::Method};
 use shared::http::{ApiError, ApiResult};
 use shared::{AppState, api};
 
@@ -8,16 +8,7 @@ use shared::{AppState, api};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let state = AppState::from_env().await?;
-    let state = &state;
-    lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Error>(handle(state, req).await)
-    }))
-    .await
-}
-
-/// Every request: routed, answered, never an `Err` (that would be a bare 502).
-async fn handle(state: &AppState, req: Request) -> Response<Body> {
-    shared::http::serve(req, &state.cors, |req| route(state, req)).await
+    shared::http::run(state, route).await
 }
 
 async fn route(state: &AppState, req: Request) -> ApiResult {

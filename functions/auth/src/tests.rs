@@ -1,13 +1,13 @@
 //! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
 
-use super::handle;
+use super::route;
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::testing::{Answer, Event, TEST_SECRET, TestDb};
 use std::time::{Duration, Instant};
 
 async fn call(state: &AppState, event: Event) -> Answer {
-    Answer::from(handle(state, event.request()).await)
+    shared::testing::call(state, route, event).await
 }
 
 fn signup_body(username: &str, email: &str) -> Value {

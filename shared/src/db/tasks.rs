@@ -16,7 +16,9 @@ pub struct Task {
     pub title: String,
     pub description: Option<String>,
     pub completed: bool,
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

@@ -13,7 +13,9 @@ pub struct User {
     pub id: Uuid,
     pub username: String,
     pub email: String,
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 

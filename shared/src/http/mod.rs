@@ -14,12 +14,28 @@ pub use request::{
 };
 pub use response::{json, json_with_location};
 
-use lambda_http::{Body, Request, RequestExt, Response, http::HeaderValue};
+use crate::AppState;
+use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
+use std::convert::Infallible;
 use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
 
 pub const REQUEST_ID: &str = "x-request-id";
+
+/// Serves Lambda invocations with `route` until the runtime stops. The state, built
+/// once per cold start, lives as long as the process, so it is leaked to `'static`.
+pub async fn run<F, Fut>(state: AppState, route: F) -> Result<(), Error>
+where
+    F: Fn(&'static AppState, Request) -> Fut + Copy + Send + Sync + 'static,
+    Fut: Future<Output = ApiResult> + Send,
+{
+    let state: &'static AppState = Box::leak(Box::new(state));
+    lambda_http::run(service_fn(move |req| async move {
+        Ok::<_, Infallible>(serve(req, &state.cors, |req| route(state, req)).await)
+    }))
+    .await
+}
 
 /// Runs one request through a route function and turns the outcome into a response.
 ///

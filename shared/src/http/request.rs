@@ -178,9 +178,11 @@ pub fn path_params(path: &str, pattern: &str) -> Option<Vec<String>> {
     segments.next().is_none().then_some(params)
 }
 
-/// The path parameters of `req` for `pattern`, if it matches.
-pub fn path_param(req: &Request, pattern: &str) -> Option<Vec<String>> {
+/// The `N` path parameters of `req` for `pattern`, or a 404 when the path does not match.
+pub fn path_param<const N: usize>(req: &Request, pattern: &str) -> Result<[String; N], ApiError> {
     path_params(req.raw_http_path(), pattern)
+        .and_then(|params| params.try_into().ok())
+        .ok_or_else(|| ApiError::NotFound(format!("No route for {}.", req.raw_http_path())))
 }
 
 /// The first value of a query parameter.

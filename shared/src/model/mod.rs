@@ -11,3 +11,17 @@ pub use user::{Email, Password, Username};
 fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
+
+/// Serialises a timestamp as RFC 3339 in UTC with microseconds (Postgres' precision),
+/// always the same width, so clients may even compare them as strings.
+pub fn rfc3339<S: serde::Serializer>(
+    at: &chrono::DateTime<chrono::Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&rfc3339_string(at))
+}
+
+/// The text [`rfc3339`] writes.
+pub fn rfc3339_string(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

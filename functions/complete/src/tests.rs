@@ -1,0 +1,155 @@
+//! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
+
+use super::route;
+use serde_json::json;
+use shared::AppState;
+use shared::testing::{Answer, Event, TestDb, seed_task, token};
+
+const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
+const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
+async fn call(state: &AppState, event: Event) -> Answer {
+    shared::testing::call(state, route, event).await
+}
+
+fn patch(user: &str, id: &str) -> Event {
+    Event::new("PATCH", &format!("/api/{user}/tasks/{id}/complete"))
+}
+
+async fn completed(db: &TestDb, id: uuid::Uuid) -> bool {
+    db.client()
+        .await
+        .query_one("SELECT completed FROM tasks WHERE id = $1", &[&id])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn no_body_empty_body_or_empty_object_toggles() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "toggle me").await;
+    let id = task.id.to_string();
+    let a = call(&state, patch(ANN, &id).bearer(&ann)).await;
+    assert_eq!((a.status, &a.body["completed"]), (200, &json!(true)));
+    assert!(a.body["updated_at"].as_str() > a.body["created_at"].as_str());
+    let a = call(
+        &state,
+        patch(ANN, &id)
+            .header("content-type", "application/json")
+            .raw_body("")
+            .bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.body["completed"], false);
+    let a = call(&state, patch(ANN, &id).json(&json!({})).bearer(&ann)).await;
+    assert_eq!(a.body["completed"], true);
+    assert!(completed(&db, task.id).await);
+}
+
+#[tokio::test]
+async fn a_boolean_sets_it() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "set me").await;
+    let id = task.id.to_string();
+    for value in [true, true, false, false] {
+        let a = call(
+            &state,
+            patch(ANN, &id)
+                .json(&json!({"completed": value}))
+                .bearer(&ann),
+        )
+        .await;
+        assert_eq!((a.status, &a.body["completed"]), (200, &json!(value)));
+    }
+    assert!(!completed(&db, task.id).await);
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_that_changes_nothing() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "stay").await;
+    let id = task.id.to_string();
+    for body in [json!({"completed": "true"}), json!({"completed": 1})] {
+        assert_eq!(
+            call(&state, patch(ANN, &id).json(&body).bearer(&ann))
+                .await
+                .error_fields(),
+            ["completed"]
+        );
+    }
+    for raw in ["[]", "{", "false"] {
+        call(
+            &state,
+            patch(ANN, &id)
+                .header("content-type", "application/json")
+                .raw_body(raw)
+                .bearer(&ann),
+        )
+        .await
+        .problem(400);
+    }
+    let a = call(
+        &state,
+        patch(ANN, "xyz")
+            .json(&json!({"completed": "no"}))
+            .bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["id", "completed"]);
+    assert!(!completed(&db, task.id).await);
+    call(&state, patch(ANN, MISSING).bearer(&ann))
+        .await
+        .problem(404);
+}
+
+#[tokio::test]
+async fn another_users_task_is_forbidden_or_invisible() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let task = seed_task(&state, ANN, "ann's").await;
+    let id = task.id.to_string();
+    let bob = token(&state, BOB);
+    call(&state, patch(ANN, &id)).await.problem(401);
+    call(&state, patch(ANN, &id).bearer(&bob))
+        .await
+        .problem(403);
+    let a = call(
+        &state,
+        patch(BOB, &id)
+            .json(&json!({"completed": true}))
+            .bearer(&bob),
+    )
+    .await;
+    let missing = call(&state, patch(BOB, MISSING).bearer(&bob)).await;
+    a.problem(404);
+    assert_eq!(a.body, missing.body);
+    assert!(!completed(&db, task.id).await, "Ann's task unchanged");
+}
+
+/// The toggle happens in SQL (`NOT completed`), so concurrent toggles never lose one.
+#[tokio::test]
+async fn concurrent_toggles_are_all_applied() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "race").await;
+    let id = task.id.to_string();
+    let toggles = (0..25).map(|_| call(&state, patch(ANN, &id).bearer(&ann)));
+    let answers = futures::future::join_all(toggles).await;
+    assert!(answers.iter().all(|a| a.status == 200));
+    let trues = answers
+        .iter()
+        .filter(|a| a.body["completed"] == true)
+        .count();
+    // Each toggle saw a distinct state: 13 ended true, 12 false, and the last is true.
+    assert_eq!(trues, 13);
+    assert!(completed(&db, task.id).await);
+}

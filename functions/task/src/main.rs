@@ -1,0 +1,29 @@
+//! `task`: read, replace and delete one of the caller's tasks.
+
+use lambda_http::{Error, Request, http::Method};
+use shared::http::{ApiError, ApiResult, path_param};
+use shared::{AppState, api};
+
+const PATH: &str = "/api/{user_id}/tasks/{id}";
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let state = AppState::from_env().await?;
+    shared::http::run(state, route).await
+}
+
+async fn route(state: &AppState, req: Request) -> ApiResult {
+    let [user_id, id] = path_param(&req, PATH)?;
+    match *req.method() {
+        Method::GET => api::tasks::get(state, &req, &user_id, &id).await,
+        Method::PUT => api::tasks::replace(state, &req, &user_id, &id).await,
+        Method::DELETE => api::tasks::delete(state, &req, &user_id, &id).await,
+        _ => Err(ApiError::MethodNotAllowed {
+            allow: "GET, PUT, DELETE",
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+//! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
+
+use super::route;
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::testing::{Answer, Event, TestDb, seed_task, token};
+
+const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
+const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
+async fn call(state: &AppState, event: Event) -> Answer {
+    shared::testing::call(state, route, event).await
+}
+
+fn at(method: &str, user: &str, id: &str) -> Event {
+    Event::new(method, &format!("/api/{user}/tasks/{id}"))
+}
+
+async fn stored(db: &TestDb, id: uuid::Uuid) -> Option<(String, Option<String>, bool)> {
+    db.client()
+        .await
+        .query_opt(
+            "SELECT title, description, completed FROM tasks WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+}
+
+#[tokio::test]
+async fn get_returns_the_task() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let task = seed_task(&state, ANN, "read me").await;
+    let ann = token(&state, ANN);
+    let a = call(&state, at("GET", ANN, &task.id.to_string()).bearer(&ann)).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["id"], task.id.to_string());
+    assert_eq!(a.body["title"], "read me");
+    // Any UUID spelling names the same task.
+    let a = call(
+        &state,
+        at("GET", ANN, &task.id.to_string().to_uppercase()).bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(
+        call(&state, at("GET", ANN, "not-a-uuid").bearer(&ann))
+            .await
+            .error_fields(),
+        ["id"]
+    );
+    call(&state, at("GET", ANN, MISSING).bearer(&ann))
+        .await
+        .problem(404);
+}
+
+#[tokio::test]
+async fn put_replaces_the_whole_task() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "before").await;
+    let id = task.id.to_string();
+    let a = call(
+        &state,
+        at("PUT", ANN, &id)
+            .json(&json!({"title": " after ", "description": "d", "completed": true}))
+            .bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        (
+            &a.body["title"],
+            &a.body["description"],
+            &a.body["completed"]
+        ),
+        (&json!("after"), &json!("d"), &json!(true))
+    );
+    assert_eq!(
+        a.body["created_at"].as_str(),
+        Some(shared::model::rfc3339_string(&task.created_at).as_str())
+    );
+    assert!(
+        a.body["updated_at"].as_str().unwrap() > a.body["created_at"].as_str().unwrap(),
+        "updated_at moves"
+    );
+    // An absent description becomes null.
+    let a = call(
+        &state,
+        at("PUT", ANN, &id)
+            .json(&json!({"title": "again", "completed": false}))
+            .bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.body["description"], Value::Null);
+    assert_eq!(
+        stored(&db, task.id).await,
+        Some(("again".into(), None, false))
+    );
+}
+
+#[tokio::test]
+async fn put_validates_and_changes_nothing() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "keep").await;
+    let id = task.id.to_string();
+    for (body, fields) in [
+        (json!({"title": "x"}), vec!["completed"]),
+        (json!({"completed": true}), vec!["title"]),
+        (
+            json!({"title": "", "completed": "no"}),
+            vec!["title", "completed"],
+        ),
+        (
+            json!({"title": "x", "completed": true, "description": ["d"]}),
+            vec!["description"],
+        ),
+    ] {
+        assert_eq!(
+            call(&state, at("PUT", ANN, &id).json(&body).bearer(&ann))
+                .await
+                .error_fields(),
+            fields,
+            "{body}"
+        );
+    }
+    // A bad id and a bad body are reported together.
+    let a = call(
+        &state,
+        at("PUT", ANN, "nope")
+            .json(&json!({"title": "x"}))
+            .bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.error_fields(), ["id", "completed"]);
+    call(
+        &state,
+        at("PUT", ANN, &id)
+            .header("content-type", "application/json")
+            .raw_body("{oops")
+            .bearer(&ann),
+    )
+    .await
+    .problem(400);
+    call(&state, at("PUT", ANN, &id).bearer(&ann))
+        .await
+        .problem(400);
+    assert_eq!(
+        stored(&db, task.id).await,
+        Some(("keep".into(), None, false))
+    );
+    call(
+        &state,
+        at("PUT", ANN, MISSING)
+            .json(&json!({"title": "x", "completed": true}))
+            .bearer(&ann),
+    )
+    .await
+    .problem(404);
+}
+
+#[tokio::test]
+async fn delete_answers_with_the_task_once() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let task = seed_task(&state, ANN, "bye").await;
+    let id = task.id.to_string();
+    let a = call(&state, at("DELETE", ANN, &id).bearer(&ann)).await;
+    assert_eq!((a.status, &a.body["title"]), (200, &json!("bye")));
+    assert_eq!(stored(&db, task.id).await, None);
+    call(&state, at("DELETE", ANN, &id).bearer(&ann))
+        .await
+        .problem(404);
+    assert_eq!(
+        call(&state, at("DELETE", ANN, "1").bearer(&ann))
+            .await
+            .error_fields(),
+        ["id"]
+    );
+}
+
+#[tokio::test]
+async fn another_users_task_is_forbidden_or_invisible() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let task = seed_task(&state, ANN, "ann's secret").await;
+    let id = task.id.to_string();
+    let bob = token(&state, BOB);
+    let body = json!({"title": "pwned", "completed": true});
+    // Bob's token on Ann's path: 403 for every method.
+    for method in ["GET", "PUT", "DELETE"] {
+        call(&state, at(method, ANN, &id).json(&body).bearer(&bob))
+            .await
+            .problem(403);
+    }
+    // Bob on his own path with Ann's id: 404, exactly like a missing task.
+    let missing = call(&state, at("GET", BOB, MISSING).bearer(&bob)).await;
+    for method in ["GET", "PUT", "DELETE"] {
+        let a = call(&state, at(method, BOB, &id).json(&body).bearer(&bob)).await;
+        a.problem(404);
+        assert_eq!(a.body, missing.body, "{method}");
+    }
+    assert_eq!(
+        stored(&db, task.id).await,
+        Some(("ann's secret".into(), None, false))
+    );
+}
+
+#[tokio::test]
+async fn tokens_come_first() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    for method in ["GET", "PUT", "DELETE"] {
+        call(&state, at(method, ANN, "not-a-uuid"))
+            .await
+            .problem(401);
+        call(
+            &state,
+            at(method, ANN, "not-a-uuid").bearer(&token(&state, BOB)),
+        )
+        .await
+        .problem(403);
+    }
+    let a = call(&state, at("POST", ANN, MISSING).bearer(&token(&state, ANN))).await;
+    a.problem(405);
+    assert_eq!(a.header("allow"), Some("GET, PUT, DELETE"));
+}

@@ -1,0 +1,449 @@
+//! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
+
+use super::route;
+use serde_json::{Value, json};
+use shared::AppState;
+use shared::testing::{Answer, Event, TestDb, seed_task, token};
+use std::collections::HashSet;
+
+const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
+
+async fn call(state: &AppState, event: Event) -> Answer {
+    shared::testing::call(state, route, event).await
+}
+
+fn list(user: &str, query: &str) -> Event {
+    Event::new("GET", &format!("/api/{user}/tasks{query}"))
+}
+
+fn create(user: &str, body: &Value) -> Event {
+    Event::new("POST", &format!("/api/{user}/tasks")).json(body)
+}
+
+async fn count(db: &TestDb) -> i64 {
+    db.client()
+        .await
+        .query_one("SELECT count(*) FROM tasks", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn create_returns_the_task_and_its_location() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        create(ANN, &json!({"title": "  Buy milk  ", "unknown": 1})).bearer(&token(&state, ANN)),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    let id = a.body["id"].as_str().unwrap();
+    assert_eq!(
+        a.header("location"),
+        Some(format!("/api/{ANN}/tasks/{id}").as_str())
+    );
+    assert_eq!(a.body["user_id"], ANN);
+    assert_eq!(a.body["title"], "Buy milk");
+    assert_eq!(a.body["description"], Value::Null);
+    assert_eq!(a.body["completed"], false);
+    assert_eq!(a.body["created_at"], a.body["updated_at"]);
+    assert!(a.body["created_at"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(a.body.as_object().unwrap().len(), 7);
+
+    let a = call(
+        &state,
+        create(
+            ANN,
+            &json!({"title": "t", "description": "d", "completed": true}),
+        )
+        .bearer(&token(&state, ANN)),
+    )
+    .await;
+    assert_eq!(
+        (a.status, &a.body["description"], &a.body["completed"]),
+        (201, &json!("d"), &json!(true))
+    );
+    assert_eq!(count(&db).await, 2);
+}
+
+#[tokio::test]
+async fn create_refuses_bad_bodies_and_stores_nothing() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    let cases = [
+        (json!({}), vec!["title"]),
+        (json!({"title": "   "}), vec!["title"]),
+        (json!({"title": "x".repeat(201)}), vec!["title"]),
+        (json!({"title": "a\u{0}b"}), vec!["title"]),
+        (json!({"title": 7}), vec!["title"]),
+        (
+            json!({"title": "ok", "description": "x".repeat(2001)}),
+            vec!["description"],
+        ),
+        (
+            json!({"title": "ok", "description": "nul\u{0}"}),
+            vec!["description"],
+        ),
+        (
+            json!({"title": "ok", "completed": "true"}),
+            vec!["completed"],
+        ),
+        (
+            json!({"title": "", "description": 1, "completed": 0}),
+            vec!["title", "description", "completed"],
+        ),
+    ];
+    for (body, fields) in cases {
+        let a = call(&state, create(ANN, &body).bearer(&ann)).await;
+        assert_eq!(a.error_fields(), fields, "{body}");
+    }
+    for raw in ["", "{", "[1]", "true"] {
+        let a = call(
+            &state,
+            Event::new("POST", &format!("/api/{ANN}/tasks"))
+                .header("content-type", "application/json")
+                .raw_body(raw)
+                .bearer(&ann),
+        )
+        .await;
+        a.problem(400);
+    }
+    let a = call(
+        &state,
+        create(
+            ANN,
+            &json!({"title": "x", "description": "y".repeat(70_000)}),
+        )
+        .bearer(&ann),
+    )
+    .await;
+    a.problem(413);
+    assert_eq!(count(&db).await, 0);
+    // 200 characters of a multi-byte script are fine.
+    let a = call(
+        &state,
+        create(ANN, &json!({"title": "é".repeat(200)})).bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.status, 201);
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_checked() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    for event in [list(ANN, ""), create(ANN, &json!({"title": "x"}))] {
+        let a = call(&state, event).await;
+        a.problem(401);
+        assert_eq!(a.header("www-authenticate"), Some("Bearer"));
+    }
+    let a = call(&state, list(ANN, "").bearer("not-a-jwt")).await;
+    a.problem(401);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    let expired = state
+        .tokens
+        .sign(&json!({"sub": ANN, "exp": chrono::Utc::now().timestamp() - 3600}))
+        .unwrap();
+    call(&state, list(ANN, "").bearer(&expired))
+        .await
+        .problem(401);
+    // Scheme is case-insensitive.
+    let a = call(
+        &state,
+        list(ANN, "").header("authorization", &format!("bEaReR {}", token(&state, ANN))),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    let a = call(
+        &state,
+        list(ANN, "").header("authorization", &format!("Basic {}", token(&state, ANN))),
+    )
+    .await;
+    a.problem(401);
+}
+
+#[tokio::test]
+async fn checks_run_in_contract_order() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    // 401 before 403 before 400.
+    call(&state, list(ANN, "?page=0")).await.problem(401);
+    call(&state, list(ANN, "?page=0").bearer(&token(&state, BOB)))
+        .await
+        .problem(403);
+    assert_eq!(
+        call(&state, list(ANN, "?page=0").bearer(&token(&state, ANN)))
+            .await
+            .error_fields(),
+        ["page"]
+    );
+    call(
+        &state,
+        create(ANN, &json!({"title": ""})).bearer(&token(&state, BOB)),
+    )
+    .await
+    .problem(403);
+}
+
+#[tokio::test]
+async fn another_users_path_is_forbidden() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    seed_task(&state, ANN, "ann's").await;
+    let bob = token(&state, BOB);
+    call(&state, list(ANN, "").bearer(&bob)).await.problem(403);
+    call(
+        &state,
+        create(ANN, &json!({"title": "sneaky"})).bearer(&bob),
+    )
+    .await
+    .problem(403);
+    assert_eq!(count(&db).await, 1);
+    // Bob's own list does not show Ann's task.
+    let a = call(&state, list(BOB, "").bearer(&bob)).await;
+    assert_eq!((a.status, a.body["total"].as_i64()), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn subjects_need_not_be_uuids() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let sub = "ba|user 42/ü";
+    let t = token(&state, sub);
+    let a = call(
+        &state,
+        create(
+            "ba%7Cuser%2042%2F%C3%BC",
+            &json!({"title": "from better auth"}),
+        )
+        .bearer(&t),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(a.body["user_id"], sub);
+    assert_eq!(
+        a.header("location").unwrap(),
+        format!(
+            "/api/ba%7Cuser%2042%2F%C3%BC/tasks/{}",
+            a.body["id"].as_str().unwrap()
+        )
+    );
+    let a = call(&state, list("ba%7Cuser%2042%2F%C3%BC", "").bearer(&t)).await;
+    assert_eq!(a.body["total"], 1);
+    assert_eq!(a.body["items"][0]["title"], "from better auth");
+    // UUID subjects match their path in any case.
+    let a = call(
+        &state,
+        list(&ANN.to_uppercase(), "").bearer(&token(&state, ANN)),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn list_validates_each_parameter_by_name() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    for (query, field) in [
+        ("?page=0", "page"),
+        ("?page=-1", "page"),
+        ("?page=x", "page"),
+        ("?page_size=0", "page_size"),
+        ("?page_size=101", "page_size"),
+        ("?sort_by=id", "sort_by"),
+        ("?sort_by=title%3Bdrop", "sort_by"),
+        ("?sort_order=random", "sort_order"),
+        ("?completed=yes", "completed"),
+    ] {
+        assert_eq!(
+            call(&state, list(ANN, query).bearer(&ann))
+                .await
+                .error_fields(),
+            [field],
+            "{query}"
+        );
+    }
+    let a = call(
+        &state,
+        list(
+            ANN,
+            "?page=0&page_size=0&sort_by=x&sort_order=x&completed=x",
+        )
+        .bearer(&ann),
+    )
+    .await;
+    assert_eq!(
+        a.error_fields(),
+        ["page", "page_size", "sort_by", "sort_order", "completed"]
+    );
+    let a = call(&state, list(ANN, "?unknown=1&page_size=100").bearer(&ann)).await;
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn pages_visit_every_task_once_under_every_sort() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let mut ids = HashSet::new();
+    for i in 0..45 {
+        // Repeated titles make ties that only `id` can order.
+        ids.insert(
+            seed_task(&state, ANN, &format!("task {}", (i * 7) % 9))
+                .await
+                .id
+                .to_string(),
+        );
+    }
+    seed_task(&state, BOB, "bob's").await;
+    let ann = token(&state, ANN);
+    for sort_by in ["created_at", "updated_at", "title"] {
+        for order in ["asc", "desc"] {
+            let mut seen = Vec::new();
+            for page in 1..=5 {
+                let a = call(
+                    &state,
+                    list(
+                        ANN,
+                        &format!("?page={page}&page_size=10&sort_by={sort_by}&sort_order={order}"),
+                    )
+                    .bearer(&ann),
+                )
+                .await;
+                assert_eq!(a.status, 200);
+                assert_eq!(
+                    (a.body["total"].as_i64(), a.body["total_pages"].as_i64()),
+                    (Some(45), Some(5))
+                );
+                assert_eq!(
+                    (a.body["page"].as_i64(), a.body["page_size"].as_i64()),
+                    (Some(page), Some(10))
+                );
+                let items = a.body["items"].as_array().unwrap();
+                assert_eq!(items.len(), if page == 5 { 5 } else { 10 });
+                seen.extend(items.iter().cloned());
+            }
+            let seen_ids: HashSet<String> = seen
+                .iter()
+                .map(|t| t["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(seen.len(), 45, "{sort_by} {order}");
+            assert_eq!(seen_ids, ids, "{sort_by} {order}: each task exactly once");
+            let key = |t: &Value| {
+                (
+                    t[sort_by].as_str().unwrap().to_owned(),
+                    t["id"].as_str().unwrap().to_owned(),
+                )
+            };
+            let keys: Vec<_> = seen.iter().map(key).collect();
+            let mut sorted = keys.clone();
+            sorted.sort();
+            if order == "desc" {
+                sorted.reverse();
+            }
+            assert_eq!(keys, sorted, "{sort_by} {order}: ordered with ties by id");
+        }
+    }
+    // Defaults: page 1, 20 a page, newest first.
+    let a = call(&state, list(ANN, "").bearer(&ann)).await;
+    assert_eq!(
+        (
+            a.body["page"].as_i64(),
+            a.body["page_size"].as_i64(),
+            a.body["total_pages"].as_i64()
+        ),
+        (Some(1), Some(20), Some(3))
+    );
+    let first = a.body["items"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = a.body["items"][1]["created_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(first >= second);
+    // Past the end: 200, empty, the total still right.
+    let a = call(&state, list(ANN, "?page=9&page_size=10").bearer(&ann)).await;
+    assert_eq!(
+        (
+            a.status,
+            a.body["items"].as_array().unwrap().len(),
+            a.body["total"].as_i64()
+        ),
+        (200, 0, Some(45))
+    );
+}
+
+#[tokio::test]
+async fn list_filters_on_completed() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let ann = token(&state, ANN);
+    for (title, done) in [("a", true), ("b", false), ("c", true)] {
+        call(
+            &state,
+            create(ANN, &json!({"title": title, "completed": done})).bearer(&ann),
+        )
+        .await;
+    }
+    let a = call(
+        &state,
+        list(ANN, "?completed=true&sort_by=title&sort_order=asc").bearer(&ann),
+    )
+    .await;
+    let titles: Vec<_> = a.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (titles, a.body["total"].as_i64()),
+        (vec!["a", "c"], Some(2))
+    );
+    let a = call(&state, list(ANN, "?completed=false").bearer(&ann)).await;
+    assert_eq!(a.body["total"], 1);
+    assert_eq!(a.body["items"][0]["title"], "b");
+    let a = call(
+        &state,
+        list(ANN, "?page=3&page_size=1&completed=true").bearer(&ann),
+    )
+    .await;
+    assert_eq!(
+        (
+            a.body["items"].as_array().unwrap().len(),
+            a.body["total"].as_i64(),
+            a.body["total_pages"].as_i64()
+        ),
+        (0, Some(2), Some(2))
+    );
+    let a = call(&state, list(BOB, "").bearer(&token(&state, BOB))).await;
+    assert_eq!(
+        (a.body["total"].as_i64(), a.body["total_pages"].as_i64()),
+        (Some(0), Some(0))
+    );
+}
+
+#[tokio::test]
+async fn other_methods_and_paths() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    let a = call(
+        &state,
+        Event::new("DELETE", &format!("/api/{ANN}/tasks")).bearer(&token(&state, ANN)),
+    )
+    .await;
+    a.problem(405);
+    assert_eq!(a.header("allow"), Some("GET, POST"));
+    call(&state, Event::new("GET", "/api/tasks"))
+        .await
+        .problem(404);
+}
