@@ -21,4 +21,4 @@ pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use state::AppState;
+pub use state::{AppState, ServiceState};

@@ -35,3 +35,42 @@ impl AppState {
         })
     }
 }
+
+impl crate::http::Edge for AppState {
+    fn cors(&self) -> &Cors {
+        &self.cors
+    }
+}
+
+/// The state of the `docs` function: no keys, just the database (for health) and CORS.
+pub struct ServiceState {
+    pub db: Database,
+    pub cors: Cors,
+}
+
+impl ServiceState {
+    pub async fn from_env() -> Result<Self, lambda_http::Error> {
+        let var = |name: &str| std::env::var(name).ok();
+        let database = crate::config::DatabaseConfig::resolve(&var).await?;
+        Ok(Self::new(
+            &database,
+            &crate::config::HttpConfig::resolve(&var),
+        )?)
+    }
+
+    pub fn new(
+        database: &crate::config::DatabaseConfig,
+        http: &crate::config::HttpConfig,
+    ) -> Result<Self, crate::db::DbError> {
+        Ok(Self {
+            db: Database::new(database)?,
+            cors: Cors::new(http),
+        })
+    }
+}
+
+impl crate::http::Edge for ServiceState {
+    fn cors(&self) -> &Cors {
+        &self.cors
+    }
+}

@@ -466,10 +466,16 @@ pub async fn seed_task(state: &AppState, owner: &str, title: &str) -> crate::db:
 }
 
 /// Runs `route` on `event` the way the Lambda runtime would, through [`crate::http::serve`].
-pub async fn call<'s, F, Fut>(state: &'s AppState, route: F, event: Event) -> Answer
+pub async fn call<'s, S, F, Fut>(state: &'s S, route: F, event: Event) -> Answer
 where
-    F: FnOnce(&'s AppState, Request) -> Fut,
+    S: crate::http::Edge,
+    F: FnOnce(&'s S, Request) -> Fut,
     Fut: std::future::Future<Output = crate::http::ApiResult>,
 {
-    Answer::from(crate::http::serve(event.request(), &state.cors, |req| route(state, req)).await)
+    Answer::from(
+        crate::http::serve(event.request(), crate::http::Edge::cors(state), |req| {
+            route(state, req)
+        })
+        .await,
+    )
 }

@@ -96,7 +96,15 @@ pub async fn login(state: &AppState, req: &Request) -> ApiResult {
     let mut fields = Fields::new(&body);
     let username = fields.optional("username", crate::http::json_string);
     let email = fields.optional("email", crate::http::json_string);
-    let password = fields.required("password", crate::http::json_string);
+    let password = fields.required("password", |v| {
+        crate::http::json_string(v).and_then(|p| {
+            if p.is_empty() {
+                Err("is required".to_owned())
+            } else {
+                Ok(p)
+            }
+        })
+    });
     let identifier = match (&username, &email) {
         (Some(Some(u)), _) if !u.trim().is_empty() => Some(u.trim()),
         (_, Some(Some(e))) if !e.trim().is_empty() => Some(e.trim()),

@@ -2,4 +2,5 @@
 //! of these; each takes the state and the request and returns a response or an error.
 
 pub mod auth;
+pub mod service;
 pub mod tasks;

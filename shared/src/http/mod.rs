@@ -12,9 +12,8 @@ pub use request::{
     Fields, MAX_BODY_BYTES, bearer_token, form_body, json_bool, json_object, json_string,
     optional_json_object, path_param, path_params, query_param,
 };
-pub use response::{json, json_with_location};
+pub use response::{asset, json, json_with_location};
 
-use crate::AppState;
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,16 +22,22 @@ use tracing::Instrument;
 
 pub const REQUEST_ID: &str = "x-request-id";
 
+/// What the HTTP edge needs from a function's state.
+pub trait Edge: Send + Sync + 'static {
+    fn cors(&self) -> &Cors;
+}
+
 /// Serves Lambda invocations with `route` until the runtime stops. The state, built
 /// once per cold start, lives as long as the process, so it is leaked to `'static`.
-pub async fn run<F, Fut>(state: AppState, route: F) -> Result<(), Error>
+pub async fn run<S, F, Fut>(state: S, route: F) -> Result<(), Error>
 where
-    F: Fn(&'static AppState, Request) -> Fut + Copy + Send + Sync + 'static,
+    S: Edge,
+    F: Fn(&'static S, Request) -> Fut + Copy + Send + Sync + 'static,
     Fut: Future<Output = ApiResult> + Send,
 {
-    let state: &'static AppState = Box::leak(Box::new(state));
+    let state: &'static S = Box::leak(Box::new(state));
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Infallible>(serve(req, &state.cors, |req| route(state, req)).await)
+        Ok::<_, Infallible>(serve(req, state.cors(), |req| route(state, req)).await)
     }))
     .await
 }

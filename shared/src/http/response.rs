@@ -26,3 +26,40 @@ pub fn json_with_location<T: Serialize>(location: &str, value: &T) -> ApiResult 
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }
+
+/// A static asset; the gzipped variant is sent when the client accepts gzip.
+pub fn asset(
+    req: &lambda_http::Request,
+    content_type: &'static str,
+    plain: &'static [u8],
+    gzipped: Option<&'static [u8]>,
+) -> ApiResult {
+    let accepts_gzip = req
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            coding
+                .split(';')
+                .next()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip"))
+        });
+    let mut builder = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, content_type)
+        .header(header::CACHE_CONTROL, "public, max-age=300")
+        .header(header::VARY, "accept-encoding");
+    let body = match gzipped {
+        Some(gz) if accepts_gzip => {
+            builder = builder.header(header::CONTENT_ENCODING, "gzip");
+            Body::Binary(gz.to_vec())
+        }
+        _ => match std::str::from_utf8(plain) {
+            Ok(text) => Body::Text(text.to_owned()),
+            Err(_) => Body::Binary(plain.to_vec()),
+        },
+    };
+    Ok(builder.body(body).expect("static headers are valid"))
+}

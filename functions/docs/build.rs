@@ -1,0 +1,56 @@
+//! Builds what the docs function serves, so the function itself needs no files:
+//! the Swagger UI page with its assets inlined (plain and gzipped) and the spec as JSON.
+//!
+//! The assets come from the npm package `swagger-ui-dist`, pinned with its integrity
+//! hash in `package-lock.json`; when `node_modules` is missing, `npm ci` fetches it.
+
+use std::{env, fs, io::Write, path::Path, process::Command};
+
+fn main() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = env::var("OUT_DIR").unwrap();
+    let out = Path::new(&out);
+    let dist = here.join("node_modules/swagger-ui-dist");
+    let spec = here.join("../../openapi.yaml");
+    for path in [
+        &here.join("package-lock.json"),
+        &here.join("index.html"),
+        &spec,
+    ] {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    println!("cargo:rerun-if-changed={}", dist.display());
+
+    if !dist.join("swagger-ui-bundle.js").exists() {
+        let status = Command::new("npm")
+            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
+            .current_dir(here)
+            .status()
+            .expect("npm is needed once to fetch swagger-ui-dist (apt-get install npm)");
+        assert!(status.success(), "npm ci failed in {}", here.display());
+    }
+
+    let read = |name: &str| {
+        fs::read_to_string(dist.join(name))
+            .unwrap_or_else(|e| panic!("swagger-ui-dist/{name}: {e}"))
+    };
+    let bundle = read("swagger-ui-bundle.js");
+    assert!(!bundle.contains("</script"), "the bundle cannot be inlined");
+    let page = fs::read_to_string(here.join("index.html"))
+        .unwrap()
+        .replace("/*SWAGGER_UI_CSS*/", &read("swagger-ui.css"))
+        .replace("/*SWAGGER_UI_BUNDLE*/", &bundle);
+    fs::write(out.join("docs.html"), &page).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(page.as_bytes()).unwrap();
+    fs::write(out.join("docs.html.gz"), gz.finish().unwrap()).unwrap();
+
+    let yaml = fs::read_to_string(&spec).expect("openapi.yaml at the repository root");
+    let value: serde_json::Value =
+        serde_yaml_ng::from_str(&yaml).unwrap_or_else(|e| panic!("openapi.yaml: {e}"));
+    fs::write(
+        out.join("openapi.json"),
+        serde_json::to_string(&value).unwrap(),
+    )
+    .unwrap();
+}
