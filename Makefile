@@ -1,5 +1,5 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test fmt clippy
+.PHONY: test fmt clippy dev dev-reset sam-build coverage
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
@@ -10,3 +10,21 @@ fmt:
 
 clippy:
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## Run the API locally at http://127.0.0.1:9000 (local PostgreSQL in .local/pg).
+dev:
+	scripts/dev.sh
+
+## Delete the local development database (stop `make dev` first).
+dev-reset:
+	scripts/pg.sh stop .local/pg
+	rm -rf .local/pg
+
+## sam build + a check that every function got an arm64 bootstrap.
+sam-build:
+	scripts/setup.sh test
+	scripts/sam-build.sh
+
+## Line coverage of the workspace (cargo-llvm-cov, installed on first use).
+coverage:
+	scripts/coverage.sh

@@ -39,10 +39,67 @@ ensure_rust_components() {
   cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 }
 
+ensure_tools() {
+  local missing=()
+  command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
+  command -v npm >/dev/null || missing+=(npm)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
+  command -v runuser >/dev/null || missing+=(util-linux)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
+# cargo-lambda (and, for tests, SAM CLI, cfn-lint, schemathesis) from PyPI, in a
+# project-local virtual environment; versions pinned in requirements-dev.txt.
+ensure_venv() {
+  if [ ! -x .venv/bin/python ]; then
+    say "creating .venv"
+    python3 -m venv .venv
+  fi
+  if ! cmp -s requirements-dev.txt .venv/.installed 2>/dev/null; then
+    say "pip install -r requirements-dev.txt"
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    cp requirements-dev.txt .venv/.installed
+  fi
+}
+
+ensure_chromium() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
+# npm packages, pinned by their package-lock.json: Swagger UI's assets for the docs
+# function (its build.rs would fetch them too) and the OpenAPI linter.
+ensure_npm_packages() {
+  local dir
+  for dir in functions/docs tools/lint; do
+    if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      say "npm ci in $dir"
+      (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    fi
+  done
+}
+
+ensure_arm64_target() {
+  rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
+    || rustup target add aarch64-unknown-linux-gnu
+}
+
 case "${1:-test}" in
+  dev)
+    ensure_tools
+    ensure_postgres
+    ensure_venv
+    ensure_npm_packages
+    ;;
   test)
+    ensure_tools
     ensure_postgres
     ensure_rust_components
+    ensure_venv
+    ensure_npm_packages
+    ensure_chromium
+    ensure_arm64_target
     ;;
-  *) echo "usage: $0 test" >&2; exit 2 ;;
+  *) echo "usage: $0 dev|test" >&2; exit 2 ;;
 esac

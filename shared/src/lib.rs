@@ -18,7 +18,7 @@ pub mod model;
 pub mod state;
 pub mod telemetry;
 
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use state::{AppState, ServiceState};

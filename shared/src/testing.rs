@@ -366,6 +366,15 @@ impl Event {
         self
     }
 
+    /// A body API Gateway could not pass as text: base64 with `isBase64Encoded`.
+    pub fn binary_body(mut self, content_type: &str, bytes: &[u8]) -> Self {
+        use base64::Engine;
+        self = self.header("content-type", content_type);
+        self.event["body"] = json!(base64::engine::general_purpose::STANDARD.encode(bytes));
+        self.event["isBase64Encoded"] = json!(true);
+        self
+    }
+
     pub fn form(self, pairs: &[(&str, &str)]) -> Self {
         let body = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(pairs)
@@ -478,4 +487,204 @@ where
         })
         .await,
     )
+}
+
+/// The route table as each place declares it: `(METHOD, path, function)`; OpenAPI
+/// names no function, so its entries carry "".
+pub mod routes {
+    use std::collections::BTreeSet;
+    use std::path::PathBuf;
+
+    pub type Route = (String, String, String);
+
+    fn repo_file(name: &str) -> String {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// `HttpApi` events of `template.yaml`, with the binary each function builds.
+    pub fn template() -> BTreeSet<Route> {
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&repo_file("template.yaml")).unwrap();
+        let mut routes = BTreeSet::new();
+        for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+            if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+                if event["Type"].as_str() == Some("HttpApi") {
+                    let p = &event["Properties"];
+                    routes.insert((
+                        p["Method"].as_str().unwrap().to_uppercase(),
+                        p["Path"].as_str().unwrap().to_owned(),
+                        binary.clone(),
+                    ));
+                }
+            }
+        }
+        routes
+    }
+
+    /// Operations of `openapi.yaml`.
+    pub fn openapi() -> BTreeSet<Route> {
+        let doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(&repo_file("openapi.yaml")).unwrap();
+        let mut routes = BTreeSet::new();
+        for (path, item) in doc["paths"].as_mapping().unwrap() {
+            for (method, _) in item.as_mapping().unwrap() {
+                let method = method.as_str().unwrap();
+                if [
+                    "get", "put", "post", "delete", "patch", "options", "head", "trace",
+                ]
+                .contains(&method)
+                {
+                    routes.insert((
+                        method.to_uppercase(),
+                        path.as_str().unwrap().to_owned(),
+                        String::new(),
+                    ));
+                }
+            }
+        }
+        routes
+    }
+
+    /// `[workspace.metadata.lambda.watch.router]` in `Cargo.toml`, without the OPTIONS
+    /// entries that exist only so functions answer CORS preflights locally.
+    pub fn watch_router() -> BTreeSet<Route> {
+        let doc: toml::Table = repo_file("Cargo.toml").parse().unwrap();
+        let router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
+            .as_table()
+            .unwrap();
+        let mut routes = BTreeSet::new();
+        for (path, entries) in router {
+            for entry in entries.as_array().unwrap() {
+                let method = entry["method"].as_str().unwrap().to_uppercase();
+                if method != "OPTIONS" {
+                    routes.insert((
+                        method,
+                        path.clone(),
+                        entry["function"].as_str().unwrap().to_owned(),
+                    ));
+                }
+            }
+        }
+        routes
+    }
+
+    /// The paths whose OPTIONS the watch router sends to a function.
+    pub fn watch_preflight_paths() -> BTreeSet<(String, String)> {
+        let doc: toml::Table = repo_file("Cargo.toml").parse().unwrap();
+        let router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
+            .as_table()
+            .unwrap();
+        router
+            .iter()
+            .flat_map(|(path, entries)| {
+                entries.as_array().unwrap().iter().filter_map(move |e| {
+                    (e["method"].as_str() == Some("OPTIONS"))
+                        .then(|| (path.clone(), e["function"].as_str().unwrap().to_owned()))
+                })
+            })
+            .collect()
+    }
+
+    /// `(METHOD, path)` of `function` in `template.yaml`.
+    pub fn of(function: &str) -> Vec<(String, String)> {
+        template()
+            .into_iter()
+            .filter(|(_, _, f)| f == function)
+            .map(|(m, p, _)| (m, p))
+            .collect()
+    }
+
+    /// A concrete path for a pattern: `{user_id}` and `{id}` become UUIDs.
+    pub fn concrete(pattern: &str) -> String {
+        pattern
+            .replace("{user_id}", "6f9619ff-8b86-d011-b42d-00c04fc964ff")
+            .replace("{id}", "00000000-0000-4000-8000-000000000000")
+    }
+
+    /// Asserts that `route` handles exactly `function`'s routes of the table: each is
+    /// answered by the function (not 404/405), and every other method on those paths
+    /// is a 405.
+    pub async fn assert_function_routes<'s, S, F, Fut>(state: &'s S, function: &str, route: F)
+    where
+        S: crate::http::Edge,
+        F: Fn(&'s S, lambda_http::Request) -> Fut + Copy,
+        Fut: std::future::Future<Output = crate::http::ApiResult>,
+    {
+        let routes = of(function);
+        assert!(
+            !routes.is_empty(),
+            "template.yaml has no routes for {function}"
+        );
+        let paths: BTreeSet<&String> = routes.iter().map(|(_, p)| p).collect();
+        for path in paths {
+            for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+                let declared = routes.iter().any(|(m, p)| m == method && p == path);
+                let answer =
+                    super::call(state, route, super::Event::new(method, &concrete(path))).await;
+                if declared {
+                    assert!(
+                        ![404, 405].contains(&answer.status),
+                        "{function} does not route {method} {path}: {} {}",
+                        answer.status,
+                        answer.body
+                    );
+                } else {
+                    assert_eq!(
+                        answer.status, 405,
+                        "{function} answers {method} {path}, which the table does not give it"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes;
+    use std::collections::BTreeSet;
+
+    fn without_function(routes: &BTreeSet<routes::Route>) -> BTreeSet<(String, String)> {
+        routes
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// template.yaml, openapi.yaml and the watch router declare the same routes, and
+    /// the template and the router send each to the same function.
+    #[test]
+    fn one_route_table() {
+        let template = routes::template();
+        let router = routes::watch_router();
+        assert_eq!(
+            template, router,
+            "template.yaml and the watch router differ"
+        );
+        assert_eq!(
+            without_function(&template),
+            without_function(&routes::openapi()),
+            "template.yaml and openapi.yaml differ"
+        );
+        assert_eq!(template.len(), 14);
+        // Locally, every route a browser may call with custom headers gets its preflight.
+        for (method, path, function) in &template {
+            if path.starts_with("/api/") {
+                assert!(
+                    routes::watch_preflight_paths().contains(&(path.clone(), function.clone())),
+                    "no OPTIONS for {method} {path}"
+                );
+            }
+        }
+    }
 }

@@ -472,3 +472,10 @@ async fn an_unreachable_database_is_a_503_not_a_hang() {
     assert!(started.elapsed() < Duration::from_secs(9));
     assert!(!a.body.to_string().contains("127.0.0.1"));
 }
+
+#[tokio::test]
+async fn routes_match_the_table() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    shared::testing::routes::assert_function_routes(&state, "auth", route).await;
+}

@@ -85,6 +85,15 @@ async fn bad_input_is_a_400_that_changes_nothing() {
             ["completed"]
         );
     }
+    // Not UTF-8: API Gateway base64-encodes such a body.
+    let a = call(
+        &state,
+        patch(ANN, &id)
+            .binary_body("application/json", b"[\xff~")
+            .bearer(&ann),
+    )
+    .await;
+    a.problem(400);
     for raw in ["[]", "{", "false"] {
         call(
             &state,
@@ -152,4 +161,11 @@ async fn concurrent_toggles_are_all_applied() {
     // Each toggle saw a distinct state: 13 ended true, 12 false, and the last is true.
     assert_eq!(trues, 13);
     assert!(completed(&db, task.id).await);
+}
+
+#[tokio::test]
+async fn routes_match_the_table() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    shared::testing::routes::assert_function_routes(&state, "complete", route).await;
 }

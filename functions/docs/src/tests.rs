@@ -148,3 +148,10 @@ async fn cors_preflight_and_headers_when_configured() {
     .await;
     assert_eq!(a.header("access-control-allow-origin"), None);
 }
+
+#[tokio::test]
+async fn routes_match_the_table() {
+    let db = TestDb::new().await;
+    let state = state(&db).await;
+    shared::testing::routes::assert_function_routes(&state, "docs", route).await;
+}

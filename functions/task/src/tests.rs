@@ -232,3 +232,10 @@ async fn tokens_come_first() {
     a.problem(405);
     assert_eq!(a.header("allow"), Some("GET, PUT, DELETE"));
 }
+
+#[tokio::test]
+async fn routes_match_the_table() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    shared::testing::routes::assert_function_routes(&state, "task", route).await;
+}

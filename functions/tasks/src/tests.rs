@@ -447,3 +447,10 @@ async fn other_methods_and_paths() {
         .await
         .problem(404);
 }
+
+#[tokio::test]
+async fn routes_match_the_table() {
+    let db = TestDb::new().await;
+    let state = db.state().await;
+    shared::testing::routes::assert_function_routes(&state, "tasks", route).await;
+}

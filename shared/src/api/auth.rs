@@ -90,12 +90,22 @@ pub async fn register(state: &AppState, req: &Request) -> ApiResult {
     }
 }
 
-/// `POST /api/auth/login`: `username` (or `email`) and `password`.
+/// A string that is not blank once trimmed.
+fn non_blank(value: &Value) -> Result<&str, String> {
+    let text = crate::http::json_string(value)?.trim();
+    if text.is_empty() {
+        return Err("must not be blank".into());
+    }
+    Ok(text)
+}
+
+/// `POST /api/auth/login`: `username` (the username or the email) or `email`, and
+/// `password`. A given identifier must not be blank; `username` wins when both are.
 pub async fn login(state: &AppState, req: &Request) -> ApiResult {
     let body = json_object(req)?;
     let mut fields = Fields::new(&body);
-    let username = fields.optional("username", crate::http::json_string);
-    let email = fields.optional("email", crate::http::json_string);
+    let username = fields.optional("username", non_blank);
+    let email = fields.optional("email", non_blank);
     let password = fields.required("password", |v| {
         crate::http::json_string(v).and_then(|p| {
             if p.is_empty() {
@@ -105,15 +115,10 @@ pub async fn login(state: &AppState, req: &Request) -> ApiResult {
             }
         })
     });
-    let identifier = match (&username, &email) {
-        (Some(Some(u)), _) if !u.trim().is_empty() => Some(u.trim()),
-        (_, Some(Some(e))) if !e.trim().is_empty() => Some(e.trim()),
-        (Some(_), Some(_)) => {
-            fields.reject("username", "give a username or an email address");
-            None
-        }
-        _ => None,
-    };
+    if let (Some(None), Some(None)) = (username, email) {
+        fields.reject("username", "give a username or an email address");
+    }
+    let identifier = (|| username?.or(email?))();
     let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
     let user = check_credentials(state, identifier, password).await?;
     let token = state.tokens.issue(&user.id.to_string(), &user.username)?;

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the API locally (README: `make dev`): every function under `cargo lambda watch`
+# at http://127.0.0.1:9000, on the same paths as API Gateway.
+#
+# - DATABASE_URL unset: a local PostgreSQL kept in .local/pg (data survives restarts;
+#   `make dev-reset` deletes it).
+# - BETTER_AUTH_SECRET unset: a development secret made once in .local/dev-secret.
+# - CORS_ALLOW_ORIGINS unset: the usual front-end dev servers (3000, 5173).
+# Ctrl-C stops everything this started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+
+port=${PORT:-9000}
+pg_port=${DEV_PG_PORT:-54329}
+mkdir -p .local
+started_pg=""
+watch_pid=""
+
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$watch_pid" ]; then
+    kill -TERM -- "-$watch_pid" 2>/dev/null || kill -TERM "$watch_pid" 2>/dev/null || true
+    wait "$watch_pid" 2>/dev/null || true
+  fi
+  [ -n "$started_pg" ] && scripts/pg.sh stop "$started_pg"
+  echo "stopped." >&2
+}
+trap cleanup EXIT INT TERM
+
+if [ -z "${DATABASE_URL:-}" ]; then
+  started_pg=.local/pg
+  DATABASE_URL=$(scripts/pg.sh start "$started_pg" "$pg_port")
+fi
+if [ -z "${BETTER_AUTH_SECRET:-}" ] && [ -z "${BETTER_AUTH_SECRET_ARN:-}" ]; then
+  [ -s .local/dev-secret ] || (umask 077 && openssl rand -hex 32 > .local/dev-secret)
+  BETTER_AUTH_SECRET=$(cat .local/dev-secret)
+fi
+export DATABASE_URL BETTER_AUTH_SECRET
+export CORS_ALLOW_ORIGINS=${CORS_ALLOW_ORIGINS:-http://localhost:3000,http://localhost:5173,http://127.0.0.1:3000,http://127.0.0.1:5173}
+export LOG_FORMAT=${LOG_FORMAT:-text}
+export BCRYPT_COST=${BCRYPT_COST:-10}
+# cargo lambda watch sets no region; the SDK wants one only if an ARN is used.
+export AWS_REGION=${AWS_REGION:-us-east-1}
+
+db_note="DATABASE_URL from the environment"
+[ -n "$started_pg" ] && db_note="local PostgreSQL in $started_pg (port $pg_port; make dev-reset empties it)"
+
+echo "==> building the functions" >&2
+cargo build --workspace --bins --quiet
+
+echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
+# Its own process group, so Ctrl-C and cleanup reach the functions it starts.
+# WATCH_ARGS adds flags (the end-to-end tests pass --ignore-changes).
+# shellcheck disable=SC2086
+setsid .venv/bin/cargo-lambda lambda watch --disable-cors \
+  --invoke-address 127.0.0.1 --invoke-port "$port" ${WATCH_ARGS:-} &
+watch_pid=$!
+
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 240); do
+  if curl -fsS -o /dev/null "$base/api/health" 2>/dev/null; then break; fi
+  kill -0 "$watch_pid" 2>/dev/null || { echo "cargo lambda watch exited" >&2; exit 1; }
+  sleep 0.5
+done
+curl -fsS -o /dev/null "$base/api/health" || { echo "the API did not become healthy" >&2; exit 1; }
+
+cat <<TEXT
+
+  Todo API is running (Ctrl-C to stop)
+    Swagger UI   $base/docs
+    OpenAPI      $base/openapi.yaml  $base/openapi.json
+    Health       $base/api/health
+    Auth         POST $base/api/auth/signup | /api/auth/login | /api/v1/auth/register | /api/v1/auth/token
+    Tasks        GET/POST $base/api/{user_id}/tasks
+                 GET/PUT/DELETE $base/api/{user_id}/tasks/{id}
+                 PATCH $base/api/{user_id}/tasks/{id}/complete
+    Database     $db_note
+
+TEXT
+wait "$watch_pid"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# A PostgreSQL cluster in a folder of its own, run as the `postgres` user when root.
+#   scripts/pg.sh start DIR PORT   -> creates the cluster on first use, starts it, creates
+#                                     database `todo`, prints its URL
+#   scripts/pg.sh stop DIR
+set -euo pipefail
+
+bin() {
+  if command -v "$1" >/dev/null 2>&1; then command -v "$1"; return; fi
+  ls -d /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | sort -V | tail -n 1
+}
+
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+cmd=${1:?usage: pg.sh start DIR PORT | stop DIR}
+dir=$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)
+
+case "$cmd" in
+  start)
+    port=${3:?PORT}
+    if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$(bin initdb)" --auth=trust --username=postgres --encoding=UTF8 \
+        --locale=C.UTF-8 -D "$dir/data" >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    if ! as_owner "$(bin pg_ctl)" -D "$dir/data" status >/dev/null 2>&1; then
+      as_owner "$(bin pg_ctl)" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null \
+        || { tail -20 "$dir/server.log" >&2; exit 1; }
+    fi
+    psql="$(bin psql) -h 127.0.0.1 -p $port -U postgres -d postgres -qtAX"
+    if [ -z "$($psql -c "SELECT 1 FROM pg_database WHERE datname = 'todo'")" ]; then
+      $psql -c "CREATE DATABASE todo" >/dev/null
+    fi
+    echo "postgres://postgres@127.0.0.1:$port/todo?sslmode=disable"
+    ;;
+  stop)
+    if [ -f "$dir/data/PG_VERSION" ]; then
+      as_owner "$(bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    fi
+    ;;
+  *) echo "usage: pg.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+esac

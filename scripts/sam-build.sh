@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `sam build`, then checks that each function got an arm64 (aarch64) `bootstrap`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
+AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} sam build --template template.yaml
+for fn in AuthFunction TasksFunction TaskFunction CompleteFunction DocsFunction; do
+  bin=.aws-sam/build/$fn/bootstrap
+  # ELF e_machine (bytes 18-19, little-endian) is 0xB7 for aarch64.
+  machine=$(od -An -tx1 -j18 -N2 "$bin" | tr -d ' \n')
+  [ "$machine" = "b700" ] || { echo "$bin is not an arm64 ELF (e_machine $machine)" >&2; exit 1; }
+  printf '%-18s %s  %s\n' "$fn" "$(du -h "$bin" | cut -f1)" "arm64 bootstrap"
+done
