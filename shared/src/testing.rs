@@ -243,7 +243,15 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
-        let template = template().await;
+        Self::from_template(template().await).await
+    }
+
+    /// A database with no schema at all (for migration tests).
+    pub async fn empty() -> Self {
+        Self::from_template("template0").await
+    }
+
+    async fn from_template(template: &str) -> Self {
         let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
         let admin = admin().await;
         // CREATE DATABASE ... TEMPLATE refuses while another creation copies it: retry.
@@ -587,10 +595,12 @@ pub mod routes {
         router
             .iter()
             .flat_map(|(path, entries)| {
-                entries.as_array().unwrap().iter().filter_map(move |e| {
-                    (e["method"].as_str() == Some("OPTIONS"))
-                        .then(|| (path.clone(), e["function"].as_str().unwrap().to_owned()))
-                })
+                entries
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e["method"].as_str() == Some("OPTIONS"))
+                    .map(move |e| (path.clone(), e["function"].as_str().unwrap().to_owned()))
             })
             .collect()
     }

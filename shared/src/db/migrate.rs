@@ -56,3 +56,67 @@ pub async fn run(client: &mut Client) -> Result<Vec<i64>, DbError> {
     tx.commit().await?;
     Ok(applied)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDb;
+
+    /// Instances starting together: each migration is applied exactly once, nobody
+    /// fails, and a later start finds nothing to do.
+    #[tokio::test]
+    async fn concurrent_starts_apply_each_migration_once() {
+        let db = TestDb::empty().await;
+        let mut runs = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let url = db.url.clone();
+            runs.spawn(async move {
+                let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                tokio::spawn(connection);
+                run(&mut client).await
+            });
+        }
+        let mut applied: Vec<Vec<i64>> = Vec::new();
+        while let Some(result) = runs.join_next().await {
+            applied.push(result.unwrap().expect("no instance fails"));
+        }
+        let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+        assert_eq!(
+            applied.iter().filter(|a| **a == all).count(),
+            1,
+            "{applied:?}"
+        );
+        assert_eq!(
+            applied.iter().filter(|a| a.is_empty()).count(),
+            7,
+            "{applied:?}"
+        );
+
+        let mut client = db.client().await;
+        let rows = client
+            .query(
+                "SELECT version, name FROM schema_migrations ORDER BY version",
+                &[],
+            )
+            .await
+            .unwrap();
+        let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+        assert_eq!(names, MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>());
+        assert!(run(&mut client).await.unwrap().is_empty());
+        // The schema is really there.
+        client
+            .execute("INSERT INTO tasks (user_id, title) VALUES ('u', 't')", &[])
+            .await
+            .unwrap();
+    }
+
+    #[test]
+    fn migrations_are_embedded_in_order() {
+        assert!(MIGRATIONS.len() >= 2);
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].version < w[1].version));
+        assert_eq!(MIGRATIONS[0].name, "create_users");
+        assert!(MIGRATIONS[0].sql.contains("CREATE TABLE users"));
+    }
+}
