@@ -62,6 +62,8 @@ pub struct AuthConfig {
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub bcrypt_cost: u32,
+    /// Also accept Better Auth's asymmetric tokens from this key set.
+    pub jwks: Option<crate::auth::JwksConfig>,
 }
 
 /// Settings of the HTTP edge.
@@ -129,8 +131,27 @@ impl AuthConfig {
             issuer: non_empty(var, "JWT_ISSUER"),
             audience: non_empty(var, "JWT_AUDIENCE"),
             bcrypt_cost: number(var, "BCRYPT_COST", 10, 10..=14)?,
+            jwks: jwks(var)?,
         })
     }
+}
+
+/// `BETTER_AUTH_JWKS_URL`, with `BETTER_AUTH_ISSUER`/`BETTER_AUTH_AUDIENCE` defaulting to
+/// the URL's origin (Better Auth's base URL).
+fn jwks(var: Lookup<'_>) -> Result<Option<crate::auth::JwksConfig>, ConfigError> {
+    let Some(url) = non_empty(var, "BETTER_AUTH_JWKS_URL") else {
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(&url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
+        .ok_or_else(|| invalid("BETTER_AUTH_JWKS_URL", "must be an http(s) URL"))?;
+    let origin = parsed.origin().ascii_serialization();
+    Ok(Some(crate::auth::JwksConfig {
+        url,
+        issuer: non_empty(var, "BETTER_AUTH_ISSUER").unwrap_or_else(|| origin.clone()),
+        audience: non_empty(var, "BETTER_AUTH_AUDIENCE").unwrap_or(origin),
+    }))
 }
 
 impl HttpConfig {
@@ -269,6 +290,32 @@ mod tests {
         assert!(c.database.auto_migrate);
         assert!(c.http.cors_allow_origins.is_empty());
         assert_eq!(c.auth.issuer, None);
+        assert_eq!(c.auth.jwks, None);
+    }
+
+    #[tokio::test]
+    async fn jwks_issuer_and_audience_default_to_the_origin() {
+        let c = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", SECRET),
+            (
+                "BETTER_AUTH_JWKS_URL",
+                "https://auth.example.com:8443/api/auth/jwks",
+            ),
+        ])
+        .await
+        .unwrap();
+        let jwks = c.auth.jwks.unwrap();
+        assert_eq!(jwks.issuer, "https://auth.example.com:8443");
+        assert_eq!(jwks.audience, "https://auth.example.com:8443");
+        let err = load(&[
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", SECRET),
+            ("BETTER_AUTH_JWKS_URL", "ftp://x"),
+        ])
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("BETTER_AUTH_JWKS_URL"));
     }
 
     #[tokio::test]

@@ -17,6 +17,7 @@ pub mod http;
 pub mod model;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

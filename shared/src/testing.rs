@@ -288,6 +288,7 @@ impl TestDb {
                 issuer: None,
                 audience: None,
                 bcrypt_cost: 10,
+                jwks: None,
             },
             http: HttpConfig::default(),
         }

@@ -14,8 +14,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// The token's subject, if the path's `user_id` names it.
-fn owner(state: &AppState, req: &Request, user_id: &str) -> Result<Subject, ApiError> {
-    let subject = authenticate(&state.tokens, req)?;
+async fn owner(state: &AppState, req: &Request, user_id: &str) -> Result<Subject, ApiError> {
+    let subject = authenticate(&state.tokens, req).await?;
     if !subject.is(user_id) {
         return Err(ApiError::Forbidden(
             "The path's user_id is not the token's subject.".into(),
@@ -46,7 +46,7 @@ struct ListBody {
 
 /// `GET /api/{user_id}/tasks`
 pub async fn list(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let query = ListQuery::parse(|name| query_param(req, name))?;
     let page = tasks::list(&state.db, &owner, &query).await?;
     let page_size = query.page_size.get();
@@ -64,7 +64,7 @@ pub async fn list(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
 
 /// `POST /api/{user_id}/tasks`: 201 with `Location`.
 pub async fn create(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let changes = TaskChanges::for_create(&json_object(req)?)?;
     let task = tasks::create(&state.db, &owner, &changes).await?;
     let location = format!("/api/{}/tasks/{}", owner_in_path(&owner), task.id);
@@ -84,14 +84,14 @@ fn owner_in_path(owner: &Subject) -> String {
 
 /// `GET /api/{user_id}/tasks/{id}`
 pub async fn get(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let id = task_id(id)?;
     found(tasks::get(&state.db, &owner, id).await?)
 }
 
 /// `PUT /api/{user_id}/tasks/{id}`: full replacement.
 pub async fn replace(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let id = task_id(id);
     let changes = json_object(req).and_then(|body| TaskChanges::for_replace(&body));
     let (id, changes) = merge_errors(id, changes)?;
@@ -100,7 +100,7 @@ pub async fn replace(state: &AppState, req: &Request, user_id: &str, id: &str) -
 
 /// `DELETE /api/{user_id}/tasks/{id}`: answers with the deleted task.
 pub async fn delete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let id = task_id(id)?;
     found(tasks::delete(&state.db, &owner, id).await?)
 }
@@ -108,7 +108,7 @@ pub async fn delete(state: &AppState, req: &Request, user_id: &str, id: &str) ->
 /// `PATCH /api/{user_id}/tasks/{id}/complete`: `{"completed": bool}` sets it; no body,
 /// an empty body or `{}` toggles it.
 pub async fn complete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id)?;
+    let owner = owner(state, req, user_id).await?;
     let id = task_id(id);
     let completed = optional_json_object(req).and_then(|body| match body {
         None => Ok(None),

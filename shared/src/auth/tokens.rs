@@ -36,6 +36,7 @@ struct Verified {
 
 /// Keys and rules, built once per cold start.
 pub struct TokenService {
+    jwks: Option<super::jwks::JwksVerifier>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -68,7 +69,19 @@ impl TokenService {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
+        let jwks = config.jwks.clone().map(|jwks| {
+            let http = reqwest::Client::builder()
+                .use_preconfigured_tls(
+                    crate::tls::client_config().expect("TLS configuration builds"),
+                )
+                .connect_timeout(std::time::Duration::from_secs(2))
+                .timeout(std::time::Duration::from_secs(4))
+                .build()
+                .expect("HTTP client builds");
+            super::jwks::JwksVerifier::new(jwks, http)
+        });
         Self {
+            jwks,
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
@@ -107,11 +120,20 @@ impl TokenService {
     }
 
     /// The subject of a valid token, or a 401 that says why without leaking detail.
-    pub fn verify(&self, token: &str) -> Result<Subject, ApiError> {
-        let rejected = |detail: &str| ApiError::Unauthorized {
-            detail: detail.to_owned(),
-            token_sent: true,
-        };
+    ///
+    /// HS256 tokens are checked against `BETTER_AUTH_SECRET` only; with a JWKS
+    /// configured, asymmetric ones against its keys; anything else is refused.
+    pub async fn verify(&self, token: &str) -> Result<Subject, ApiError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|_| rejected("The token is invalid."))?;
+        match (header.alg, &self.jwks) {
+            (Algorithm::HS256, _) => self.verify_hs256(token),
+            (_, Some(jwks)) => jwks.verify(token, &header).await,
+            _ => Err(rejected("The token must be signed with HS256.")),
+        }
+    }
+
+    fn verify_hs256(&self, token: &str) -> Result<Subject, ApiError> {
         let data = jsonwebtoken::decode::<Verified>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => rejected("The token has expired."),
@@ -120,6 +142,13 @@ impl TokenService {
                 _ => rejected("The token is invalid."),
             })?;
         Subject::parse(&data.claims.sub).map_err(|e| rejected(&format!("The token's {e}.")))
+    }
+}
+
+fn rejected(detail: &str) -> ApiError {
+    ApiError::Unauthorized {
+        detail: detail.to_owned(),
+        token_sent: true,
     }
 }
 
@@ -138,6 +167,7 @@ mod tests {
             issuer: None,
             audience: None,
             bcrypt_cost: 10,
+            jwks: None,
         }
     }
 
@@ -164,8 +194,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn issued_tokens_carry_the_claims_and_verify() {
+    #[tokio::test]
+    async fn issued_tokens_carry_the_claims_and_verify() {
         let service = TokenService::new(&config());
         let issued = service.issue("user-1", "ann").unwrap();
         assert_eq!(issued.expires_in, 1800);
@@ -184,22 +214,28 @@ mod tests {
         assert!(claims.iat.abs_diff(now()) <= 2);
         assert_eq!((claims.iss, claims.aud), (None, None));
         assert_eq!(
-            service.verify(&issued.access_token).unwrap().as_str(),
+            service.verify(&issued.access_token).await.unwrap().as_str(),
             "user-1"
         );
     }
 
-    #[test]
-    fn only_hs256_is_accepted() {
+    #[tokio::test]
+    async fn only_hs256_is_accepted() {
         let service = TokenService::new(&config());
         let claims = json!({"sub": "u", "exp": now() + 600});
         assert!(
             service
                 .verify(&sign_with(Algorithm::HS256, claims.clone()))
+                .await
                 .is_ok()
         );
         for alg in [Algorithm::HS384, Algorithm::HS512] {
-            detail(service.verify(&sign_with(alg, claims.clone())).unwrap_err());
+            detail(
+                service
+                    .verify(&sign_with(alg, claims.clone()))
+                    .await
+                    .unwrap_err(),
+            );
         }
         // alg "none": header and claims, empty signature.
         let none = format!(
@@ -207,7 +243,7 @@ mod tests {
             b64(r#"{"alg":"none","typ":"JWT"}"#),
             b64(&claims.to_string())
         );
-        detail(service.verify(&none).unwrap_err());
+        detail(service.verify(&none).await.unwrap_err());
         // An RS256 header over an HMAC signature must not be accepted either.
         let hs = sign_with(Algorithm::HS256, claims.clone());
         let sig = hs.rsplit('.').next().unwrap();
@@ -216,11 +252,11 @@ mod tests {
             b64(r#"{"alg":"RS256","typ":"JWT"}"#),
             b64(&claims.to_string())
         );
-        detail(service.verify(&forged).unwrap_err());
+        detail(service.verify(&forged).await.unwrap_err());
     }
 
-    #[test]
-    fn time_claims_are_enforced() {
+    #[tokio::test]
+    async fn time_claims_are_enforced() {
         let service = TokenService::new(&config());
         let t = now();
         assert_eq!(
@@ -230,6 +266,7 @@ mod tests {
                         Algorithm::HS256,
                         json!({"sub": "u", "exp": t - 120})
                     ))
+                    .await
                     .unwrap_err()
             ),
             "The token has expired."
@@ -241,12 +278,14 @@ mod tests {
                     Algorithm::HS256,
                     json!({"sub": "u", "exp": t - 30})
                 ))
+                .await
                 .is_ok()
         );
         // exp is required.
         detail(
             service
                 .verify(&sign_with(Algorithm::HS256, json!({"sub": "u"})))
+                .await
                 .unwrap_err(),
         );
         assert_eq!(
@@ -256,6 +295,7 @@ mod tests {
                         Algorithm::HS256,
                         json!({"sub": "u", "exp": t + 600, "nbf": t + 300})
                     ))
+                    .await
                     .unwrap_err()
             ),
             "The token is not valid yet."
@@ -266,27 +306,31 @@ mod tests {
                     Algorithm::HS256,
                     json!({"sub": "u", "exp": t + 600, "nbf": t - 5})
                 ))
+                .await
                 .is_ok()
         );
     }
 
-    #[test]
-    fn subject_rules() {
+    #[tokio::test]
+    async fn subject_rules() {
         let service = TokenService::new(&config());
         let exp = now() + 600;
         detail(
             service
                 .verify(&sign_with(Algorithm::HS256, json!({"exp": exp})))
+                .await
                 .unwrap_err(),
         );
         detail(
             service
                 .verify(&sign_with(Algorithm::HS256, json!({"sub": "", "exp": exp})))
+                .await
                 .unwrap_err(),
         );
         detail(
             service
                 .verify(&sign_with(Algorithm::HS256, json!({"sub": 42, "exp": exp})))
+                .await
                 .unwrap_err(),
         );
         detail(
@@ -295,6 +339,7 @@ mod tests {
                     Algorithm::HS256,
                     json!({"sub": "x".repeat(129), "exp": exp}),
                 ))
+                .await
                 .unwrap_err(),
         );
         assert!(
@@ -303,12 +348,13 @@ mod tests {
                     Algorithm::HS256,
                     json!({"sub": "x".repeat(128), "exp": exp})
                 ))
+                .await
                 .is_ok()
         );
     }
 
-    #[test]
-    fn wrong_key_and_garbage_are_refused() {
+    #[tokio::test]
+    async fn wrong_key_and_garbage_are_refused() {
         let service = TokenService::new(&config());
         let other = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -316,18 +362,18 @@ mod tests {
             &EncodingKey::from_secret(b"another-secret-another-secret-another"),
         )
         .unwrap();
-        detail(service.verify(&other).unwrap_err());
-        detail(service.verify("not.a.token").unwrap_err());
+        detail(service.verify(&other).await.unwrap_err());
+        detail(service.verify("not.a.token").await.unwrap_err());
     }
 
-    #[test]
-    fn issuer_and_audience_when_configured() {
+    #[tokio::test]
+    async fn issuer_and_audience_when_configured() {
         let mut cfg = config();
         cfg.issuer = Some("https://todo.example".into());
         cfg.audience = Some("todo-api".into());
         let service = TokenService::new(&cfg);
         let issued = service.issue("u", "ann").unwrap();
-        assert!(service.verify(&issued.access_token).is_ok());
+        assert!(service.verify(&issued.access_token).await.is_ok());
         let exp = now() + 600;
         detail(
             service
@@ -335,18 +381,20 @@ mod tests {
                     Algorithm::HS256,
                     json!({"sub": "u", "exp": exp}),
                 ))
+                .await
                 .unwrap_err(),
         );
-        detail(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://evil.example", "aud": "todo-api"}))).unwrap_err());
+        detail(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://evil.example", "aud": "todo-api"}))).await.unwrap_err());
         detail(
             service
                 .verify(&sign_with(
                     Algorithm::HS256,
                     json!({"sub": "u", "exp": exp, "iss": "https://todo.example", "aud": "other"}),
                 ))
+                .await
                 .unwrap_err(),
         );
-        assert!(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://todo.example", "aud": "todo-api"}))).is_ok());
+        assert!(service.verify(&sign_with(Algorithm::HS256, json!({"sub": "u", "exp": exp, "iss": "https://todo.example", "aud": "todo-api"}))).await.is_ok());
     }
 
     fn b64(s: &str) -> String {

@@ -4,7 +4,7 @@
 use super::DbError;
 use crate::config::DatabaseConfig;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 /// A connection idle longer than this is checked before reuse: a thawed Lambda may
 /// hold one the server closed long ago. Busy connections skip the check (no extra
@@ -80,15 +80,7 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
 }
 
 fn tls_config() -> Result<rustls::ClientConfig, DbError> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| DbError::Other(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+    crate::tls::client_config().map_err(|e| DbError::Other(format!("TLS setup: {e}")))
 }
 
 #[cfg(test)]
