@@ -1,5 +1,5 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test fmt clippy dev dev-reset sam-build coverage
+.PHONY: test fmt clippy dev dev-reset sam-build coverage bench
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
@@ -28,3 +28,7 @@ sam-build:
 ## Line coverage of the workspace (cargo-llvm-cov, installed on first use).
 coverage:
 	scripts/coverage.sh
+
+## Cold start and warm latency per function (release build, local PostgreSQL).
+bench:
+	bench/bench.sh

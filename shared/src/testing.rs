@@ -19,6 +19,11 @@ use tokio::sync::OnceCell;
 
 pub const TEST_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
 
+/// Two users' subjects, and a task id nobody has.
+pub const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
+pub const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
+pub const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+
 /// The admin URL of the cluster tests use (database `postgres`).
 pub fn cluster_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
@@ -618,8 +623,8 @@ pub mod routes {
     /// A concrete path for a pattern: `{user_id}` and `{id}` become UUIDs.
     pub fn concrete(pattern: &str) -> String {
         pattern
-            .replace("{user_id}", "6f9619ff-8b86-d011-b42d-00c04fc964ff")
-            .replace("{id}", "00000000-0000-4000-8000-000000000000")
+            .replace("{user_id}", super::ANN)
+            .replace("{id}", super::MISSING)
     }
 
     /// Asserts that `route` handles exactly `function`'s routes of the table: each is

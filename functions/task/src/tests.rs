@@ -3,11 +3,7 @@
 use super::route;
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::testing::{Answer, Event, TestDb, seed_task, token};
-
-const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
-const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
-const MISSING: &str = "00000000-0000-4000-8000-000000000000";
+use shared::testing::{ANN, Answer, BOB, Event, MISSING, TestDb, seed_task, token};
 
 async fn call(state: &AppState, event: Event) -> Answer {
     shared::testing::call(state, route, event).await

@@ -3,11 +3,8 @@
 use super::route;
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::testing::{Answer, Event, TestDb, seed_task, token};
+use shared::testing::{ANN, Answer, BOB, Event, TestDb, seed_task, token};
 use std::collections::HashSet;
-
-const ANN: &str = "6f9619ff-8b86-d011-b42d-00c04fc964ff";
-const BOB: &str = "0b8c5ae4-2f5b-4c7e-9a53-1f1f0fd1d2a1";
 
 async fn call(state: &AppState, event: Event) -> Answer {
     shared::testing::call(state, route, event).await

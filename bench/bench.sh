@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: release binaries, a throwaway PostgreSQL, then bench/lambda_bench.py.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev >/dev/null
+cargo build --release --locked --bins
+tmp=$(mktemp -d /tmp/todo-bench.XXXXXX); chmod 755 "$tmp"
+trap 'scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=$(scripts/pg.sh start "$tmp/pg" "$port")
+python3 bench/lambda_bench.py --bin-dir target/release --database-url "$url" "$@"
