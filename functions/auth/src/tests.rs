@@ -479,3 +479,16 @@ async fn routes_match_the_table() {
     let state = db.state().await;
     shared::testing::routes::assert_function_routes(&state, "auth", route).await;
 }
+
+#[tokio::test]
+async fn signup_and_login_are_one_round_trip_each() {
+    let db = TestDb::new().await;
+    let trips = shared::testing::RoundTrips::proxy(&db).await;
+    let state = trips.state(&db).await;
+    let (n, a) = trips.of(signup(&state, "ann", "ann@example.com")).await;
+    assert_eq!((a.status, n), (201, 1));
+    let login = Event::new("POST", "/api/auth/login")
+        .json(&json!({"username": "ann", "password": "s3cret-pass"}));
+    let (n, a) = trips.of(call(&state, login)).await;
+    assert_eq!((a.status, n), (200, 1));
+}

@@ -165,3 +165,24 @@ async fn routes_match_the_table() {
     let state = db.state().await;
     shared::testing::routes::assert_function_routes(&state, "complete", route).await;
 }
+
+/// The quality bar: a task request costs one database round trip.
+#[tokio::test]
+async fn a_toggle_is_one_round_trip() {
+    let db = TestDb::new().await;
+    let trips = shared::testing::RoundTrips::proxy(&db).await;
+    let state = trips.state(&db).await;
+    let ann = token(&state, ANN);
+    let id = seed_task(&state, ANN, "t").await.id.to_string();
+    let (n, a) = trips.of(call(&state, patch(ANN, &id).bearer(&ann))).await;
+    assert_eq!((a.status, n), (200, 1));
+    let (n, a) = trips
+        .of(call(
+            &state,
+            patch(ANN, &id)
+                .json(&json!({"completed": false}))
+                .bearer(&ann),
+        ))
+        .await;
+    assert_eq!((a.status, n), (200, 1));
+}

@@ -235,3 +235,23 @@ async fn routes_match_the_table() {
     let state = db.state().await;
     shared::testing::routes::assert_function_routes(&state, "task", route).await;
 }
+
+/// The quality bar: a task request costs one database round trip.
+#[tokio::test]
+async fn each_request_is_one_round_trip() {
+    let db = TestDb::new().await;
+    let trips = shared::testing::RoundTrips::proxy(&db).await;
+    let state = trips.state(&db).await;
+    let ann = token(&state, ANN);
+    let id = seed_task(&state, ANN, "t").await.id.to_string();
+    let requests = [
+        at("GET", ANN, &id),
+        at("PUT", ANN, &id).json(&json!({"title": "u", "completed": true})),
+        at("GET", ANN, MISSING),
+        at("DELETE", ANN, &id),
+    ];
+    for event in requests {
+        let (n, a) = trips.of(call(&state, event.bearer(&ann))).await;
+        assert_eq!(n, 1, "{}", a.body);
+    }
+}

@@ -451,3 +451,34 @@ async fn routes_match_the_table() {
     let state = db.state().await;
     shared::testing::routes::assert_function_routes(&state, "tasks", route).await;
 }
+
+/// The quality bar: a task request costs one database round trip.
+#[tokio::test]
+async fn each_request_is_one_round_trip() {
+    let db = TestDb::new().await;
+    let trips = shared::testing::RoundTrips::proxy(&db).await;
+    let state = trips.state(&db).await;
+    let ann = token(&state, ANN);
+    let (n, a) = trips
+        .of(call(
+            &state,
+            create(ANN, &json!({"title": "one"})).bearer(&ann),
+        ))
+        .await;
+    assert_eq!((a.status, n), (201, 1));
+    let (n, a) = trips
+        .of(call(&state, list(ANN, "?sort_by=title").bearer(&ann)))
+        .await;
+    assert_eq!((a.status, n), (200, 1));
+    // Only a page past the end needs a second, to count.
+    let (n, a) = trips
+        .of(call(&state, list(ANN, "?page=5").bearer(&ann)))
+        .await;
+    assert_eq!((a.status, a.body["total"].as_i64(), n), (200, Some(1), 2));
+    // Refused requests never reach the database.
+    let (n, _) = trips
+        .of(call(&state, list(ANN, "?page=0").bearer(&ann)))
+        .await;
+    let (m, _) = trips.of(call(&state, list(ANN, ""))).await;
+    assert_eq!((n, m), (0, 0));
+}
