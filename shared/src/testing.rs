@@ -665,46 +665,6 @@ pub mod routes {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::routes;
-    use std::collections::BTreeSet;
-
-    fn without_function(routes: &BTreeSet<routes::Route>) -> BTreeSet<(String, String)> {
-        routes
-            .iter()
-            .map(|(m, p, _)| (m.clone(), p.clone()))
-            .collect()
-    }
-
-    /// template.yaml, openapi.yaml and the watch router declare the same routes, and
-    /// the template and the router send each to the same function.
-    #[test]
-    fn one_route_table() {
-        let template = routes::template();
-        let router = routes::watch_router();
-        assert_eq!(
-            template, router,
-            "template.yaml and the watch router differ"
-        );
-        assert_eq!(
-            without_function(&template),
-            without_function(&routes::openapi()),
-            "template.yaml and openapi.yaml differ"
-        );
-        assert_eq!(template.len(), 14);
-        // Locally, every route a browser may call with custom headers gets its preflight.
-        for (method, path, function) in &template {
-            if path.starts_with("/api/") {
-                assert!(
-                    routes::watch_preflight_paths().contains(&(path.clone(), function.clone())),
-                    "no OPTIONS for {method} {path}"
-                );
-            }
-        }
-    }
-}
-
 /// A loopback proxy in front of the test database that counts round trips: every
 /// `Sync` (extended protocol) or `Query` (simple protocol) message a client sends ends
 /// one exchange with the server. Lets tests prove "one request, one round trip".
@@ -808,5 +768,45 @@ impl RoundTrips {
         let before = self.count();
         let out = work.await;
         (self.count() - before, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routes;
+    use std::collections::BTreeSet;
+
+    fn without_function(routes: &BTreeSet<routes::Route>) -> BTreeSet<(String, String)> {
+        routes
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// template.yaml, openapi.yaml and the watch router declare the same routes, and
+    /// the template and the router send each to the same function.
+    #[test]
+    fn one_route_table() {
+        let template = routes::template();
+        let router = routes::watch_router();
+        assert_eq!(
+            template, router,
+            "template.yaml and the watch router differ"
+        );
+        assert_eq!(
+            without_function(&template),
+            without_function(&routes::openapi()),
+            "template.yaml and openapi.yaml differ"
+        );
+        assert_eq!(template.len(), 14);
+        // Locally, every route a browser may call with custom headers gets its preflight.
+        for (method, path, function) in &template {
+            if path.starts_with("/api/") {
+                assert!(
+                    routes::watch_preflight_paths().contains(&(path.clone(), function.clone())),
+                    "no OPTIONS for {method} {path}"
+                );
+            }
+        }
     }
 }
