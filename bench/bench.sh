@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev >/dev/null
-cargo build --release --locked --bins
+cargo build --release --locked --bins --quiet
 tmp=$(mktemp -d /tmp/todo-bench.XXXXXX); chmod 755 "$tmp"
 trap 'scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

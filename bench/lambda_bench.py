@@ -19,6 +19,7 @@ import copy
 import json
 import os
 import queue
+import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +63,12 @@ class RuntimeApi:
 
             def log_message(self, *args):
                 pass
+
+            def setup(self):
+                super().setup()
+                # Headers and body go out as separate writes: without this, Nagle's
+                # algorithm and delayed ACKs add ~40 ms to every warm invocation.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_GET(self):
                 if not api.first_poll.is_set():
