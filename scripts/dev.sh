@@ -28,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-if [ -z "${DATABASE_URL:-}" ]; then
+if [ -z "${DATABASE_URL:-}" ] && [ -z "${DATABASE_URL_SECRET_ARN:-}" ]; then
   started_pg=.local/pg
   DATABASE_URL=$(scripts/pg.sh start "$started_pg" "$pg_port")
 fi
@@ -43,7 +43,7 @@ export BCRYPT_COST=${BCRYPT_COST:-10}
 # cargo lambda watch sets no region; the SDK wants one only if an ARN is used.
 export AWS_REGION=${AWS_REGION:-us-east-1}
 
-db_note="DATABASE_URL from the environment"
+db_note="DATABASE_URL (or its secret) from the environment"
 [ -n "$started_pg" ] && db_note="local PostgreSQL in $started_pg (port $pg_port; make dev-reset empties it)"
 
 echo "==> building the functions" >&2

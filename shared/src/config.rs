@@ -9,15 +9,25 @@ use std::fmt;
 /// Reads one environment variable; injected so tests need not touch the process env.
 pub type Lookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
 
-/// Why a function refused to start.
-#[derive(Debug, thiserror::Error)]
+/// Why a function refused to start. `Debug` prints the message too, because that is
+/// what a `main` returning this error shows in the function's log.
+#[derive(thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0} is not set (set it, or {0}_SECRET_ARN to read it from Secrets Manager)")]
-    Missing(&'static str),
+    #[error("{name} is not set (set it, or {arn} to read it from Secrets Manager)")]
+    Missing {
+        name: &'static str,
+        arn: &'static str,
+    },
     #[error("{name} is invalid: {problem}")]
     Invalid { name: &'static str, problem: String },
     #[error("could not read {name} from Secrets Manager: {problem}")]
     Secret { name: &'static str, problem: String },
+}
+
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
 }
 
 fn invalid(name: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -104,7 +114,7 @@ impl DatabaseConfig {
     }
 
     pub async fn resolve(var: Lookup<'_>) -> Result<Self, ConfigError> {
-        let url = secret(var, "DATABASE_URL").await?;
+        let url = secret(var, "DATABASE_URL", "DATABASE_URL_SECRET_ARN").await?;
         Ok(Self {
             url: Secret::new(url),
             pool_max_size: number(var, "DB_POOL_MAX_SIZE", 2, 1..=64)?,
@@ -115,7 +125,7 @@ impl DatabaseConfig {
 
 impl AuthConfig {
     pub async fn resolve(var: Lookup<'_>) -> Result<Self, ConfigError> {
-        let secret = secret(var, "BETTER_AUTH_SECRET").await?;
+        let secret = secret(var, "BETTER_AUTH_SECRET", "BETTER_AUTH_SECRET_ARN").await?;
         if secret.len() < MIN_SECRET_BYTES {
             return Err(invalid(
                 "BETTER_AUTH_SECRET",
@@ -211,15 +221,18 @@ fn boolean(var: Lookup<'_>, name: &'static str, default: bool) -> Result<bool, C
     }
 }
 
-/// The value of `name`, or of the secret named by `<name>_SECRET_ARN`.
-async fn secret(var: Lookup<'_>, name: &'static str) -> Result<String, ConfigError> {
+/// The value of `name`, or of the Secrets Manager secret whose ARN is in `arn`.
+async fn secret(
+    var: Lookup<'_>,
+    name: &'static str,
+    arn: &'static str,
+) -> Result<String, ConfigError> {
     if let Some(value) = var(name).filter(|v| !v.is_empty()) {
         return Ok(value);
     }
-    let arn_var = format!("{name}_SECRET_ARN");
-    match non_empty(var, &arn_var) {
-        Some(arn) => fetch_secret(&arn, name).await,
-        None => Err(ConfigError::Missing(name)),
+    match non_empty(var, arn) {
+        Some(secret_arn) => fetch_secret(&secret_arn, name).await,
+        None => Err(ConfigError::Missing { name, arn }),
     }
 }
 
@@ -346,6 +359,12 @@ mod tests {
             err.to_string().starts_with("BETTER_AUTH_SECRET is not set"),
             "{err}"
         );
+        assert!(
+            err.to_string().contains("or BETTER_AUTH_SECRET_ARN to"),
+            "{err}"
+        );
+        // What `main` prints when it returns the error.
+        assert_eq!(format!("{err:?}"), err.to_string());
     }
 
     #[tokio::test]

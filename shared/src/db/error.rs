@@ -3,7 +3,8 @@ use deadpool_postgres::PoolError;
 use tokio_postgres::error::SqlState;
 
 /// What went wrong talking to Postgres, sorted by what the client should hear.
-#[derive(Debug, thiserror::Error)]
+/// `Debug` prints the message (it is what a failing `main` shows).
+#[derive(thiserror::Error)]
 pub enum DbError {
     /// Cannot connect, connection lost, too many connections, shutting down, timed out.
     #[error("database unavailable: {0}")]
@@ -16,6 +17,12 @@ pub enum DbError {
     InvalidInput(String),
     #[error("database error: {0}")]
     Other(String),
+}
+
+impl std::fmt::Debug for DbError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 impl From<tokio_postgres::Error> for DbError {
