@@ -153,14 +153,6 @@ fn wait_for_port(port: u16, dir: &Path) {
     panic!("postgres did not start on port {port}: {log}");
 }
 
-/// Stops the throwaway cluster now (it also stops on exit); for tests of that guard.
-pub fn stop_cluster() {
-    if let Some(mut child) = GUARD.lock().unwrap().take() {
-        drop(child.stdin.take());
-        let _ = child.wait();
-    }
-}
-
 fn with_dbname(url: &str, dbname: &str) -> String {
     let mut parsed = url::Url::parse(url).expect("a valid TEST_DATABASE_URL");
     parsed.set_path(&format!("/{dbname}"));

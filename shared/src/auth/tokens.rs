@@ -91,10 +91,6 @@ impl TokenService {
         }
     }
 
-    pub fn expires_in(&self) -> u64 {
-        self.expires_in
-    }
-
     /// A signed token for `sub`.
     pub fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, ApiError> {
         let iat = jsonwebtoken::get_current_timestamp();

@@ -43,40 +43,81 @@ pub struct TaskPage {
     pub total: i64,
 }
 
-const COLUMNS: &str = "id, user_id, title, description, completed, created_at, updated_at";
+// Every statement is a literal assembled at compile time: nothing is formatted per
+// request, and no text from a request ever becomes SQL.
+macro_rules! columns {
+    () => {
+        "id, user_id, title, description, completed, created_at, updated_at"
+    };
+}
+macro_rules! owned_by_filter {
+    () => {
+        "user_id = $1 AND ($2::boolean IS NULL OR completed = $2)"
+    };
+}
+macro_rules! list_sql {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            columns!(),
+            ", count(*) OVER () AS total FROM tasks WHERE ",
+            owned_by_filter!(),
+            " ORDER BY ",
+            $order,
+            " LIMIT $3 OFFSET $4"
+        )
+    };
+}
 
-/// The `ORDER BY` for a validated sort: built from enums, never from request text.
-/// Ties are broken by `id` in the same direction, so pages neither repeat nor skip.
-fn order_by(sort_by: SortBy, order: SortOrder) -> String {
-    let column = match sort_by {
-        SortBy::CreatedAt => "created_at",
-        SortBy::UpdatedAt => "updated_at",
-        SortBy::Title => "title",
-    };
-    let direction = match order {
-        SortOrder::Asc => "ASC",
-        SortOrder::Desc => "DESC",
-    };
-    format!("{column} {direction}, id {direction}")
+const COUNT: &str = concat!("SELECT count(*) FROM tasks WHERE ", owned_by_filter!());
+const INSERT: &str = concat!(
+    "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4) RETURNING ",
+    columns!()
+);
+const GET: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM tasks WHERE id = $1 AND user_id = $2"
+);
+const REPLACE: &str = concat!(
+    "UPDATE tasks SET title = $3, description = $4, completed = $5, updated_at = now() ",
+    "WHERE id = $1 AND user_id = $2 RETURNING ",
+    columns!()
+);
+const DELETE: &str = concat!(
+    "DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING ",
+    columns!()
+);
+const SET_COMPLETED: &str = concat!(
+    "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now() ",
+    "WHERE id = $1 AND user_id = $2 RETURNING ",
+    columns!()
+);
+
+/// The listing statement for a validated sort. Ties are broken by `id` in the same
+/// direction, so pages neither repeat nor skip.
+fn list_sql(sort_by: SortBy, order: SortOrder) -> &'static str {
+    match (sort_by, order) {
+        (SortBy::CreatedAt, SortOrder::Asc) => list_sql!("created_at ASC, id ASC"),
+        (SortBy::CreatedAt, SortOrder::Desc) => list_sql!("created_at DESC, id DESC"),
+        (SortBy::UpdatedAt, SortOrder::Asc) => list_sql!("updated_at ASC, id ASC"),
+        (SortBy::UpdatedAt, SortOrder::Desc) => list_sql!("updated_at DESC, id DESC"),
+        (SortBy::Title, SortOrder::Asc) => list_sql!("title ASC, id ASC"),
+        (SortBy::Title, SortOrder::Desc) => list_sql!("title DESC, id DESC"),
+    }
 }
 
 /// A page of the owner's tasks with the total, in one statement (`count(*) OVER ()`);
 /// only a page past the end needs a second, to count.
 pub async fn list(db: &Database, owner: &Subject, query: &ListQuery) -> Result<TaskPage, DbError> {
-    let filter = "user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
-    let sql = format!(
-        "SELECT {COLUMNS}, count(*) OVER () AS total FROM tasks WHERE {filter} \
-         ORDER BY {} LIMIT $3 OFFSET $4",
-        order_by(query.sort_by, query.sort_order)
-    );
-    let count_sql = format!("SELECT count(*) FROM tasks WHERE {filter}");
+    let sql = list_sql(query.sort_by, query.sort_order);
     let limit = i64::from(query.page_size.get());
     let offset = query.offset();
     db.run(async |client| {
         let owner = owner.as_str();
         let rows = client
             .query_typed(
-                &sql,
+                sql,
                 &[
                     (&owner, Type::TEXT),
                     (&query.completed, Type::BOOL),
@@ -90,7 +131,7 @@ pub async fn list(db: &Database, owner: &Subject, query: &ListQuery) -> Result<T
             None if offset == 0 => 0,
             None => client
                 .query_typed_one(
-                    &count_sql,
+                    COUNT,
                     &[(&owner, Type::TEXT), (&query.completed, Type::BOOL)],
                 )
                 .await?
@@ -107,15 +148,11 @@ pub async fn create(
     owner: &Subject,
     changes: &TaskChanges,
 ) -> Result<Task, DbError> {
-    let sql = format!(
-        "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4) \
-         RETURNING {COLUMNS}"
-    );
     let description = changes.description.as_ref().map(|d| d.as_str());
     db.run(async |client| {
         let row = client
             .query_typed_one(
-                &sql,
+                INSERT,
                 &[
                     (&owner.as_str(), Type::TEXT),
                     (&changes.title.as_str(), Type::TEXT),
@@ -152,8 +189,7 @@ async fn one(
 }
 
 pub async fn get(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
-    let sql = format!("SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2");
-    one(db, &sql, id, owner, &[]).await
+    one(db, GET, id, owner, &[]).await
 }
 
 /// Full replacement; `updated_at` moves.
@@ -163,14 +199,10 @@ pub async fn replace(
     id: Uuid,
     changes: &TaskChanges,
 ) -> Result<Option<Task>, DbError> {
-    let sql = format!(
-        "UPDATE tasks SET title = $3, description = $4, completed = $5, updated_at = now() \
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    );
     let description = changes.description.as_ref().map(|d| d.as_str());
     one(
         db,
-        &sql,
+        REPLACE,
         id,
         owner,
         &[
@@ -183,8 +215,7 @@ pub async fn replace(
 }
 
 pub async fn delete(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
-    let sql = format!("DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}");
-    one(db, &sql, id, owner, &[]).await
+    one(db, DELETE, id, owner, &[]).await
 }
 
 /// Sets `completed`, or toggles it in SQL when `None`, so concurrent toggles never
@@ -195,9 +226,5 @@ pub async fn set_completed(
     id: Uuid,
     completed: Option<bool>,
 ) -> Result<Option<Task>, DbError> {
-    let sql = format!(
-        "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now() \
-         WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    );
-    one(db, &sql, id, owner, &[(&completed, Type::BOOL)]).await
+    one(db, SET_COMPLETED, id, owner, &[(&completed, Type::BOOL)]).await
 }

@@ -63,7 +63,21 @@ pub enum CreateError {
     Db(DbError),
 }
 
-const COLUMNS: &str = "id, username, email, created_at, updated_at";
+macro_rules! columns {
+    () => {
+        "id, username, email, created_at, updated_at"
+    };
+}
+const INSERT: &str = concat!(
+    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING ",
+    columns!()
+);
+const FIND_FOR_LOGIN: &str = concat!(
+    "SELECT ",
+    columns!(),
+    ", password_hash FROM users ",
+    "WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1"
+);
 
 /// Inserts an account; the unique indexes decide races between identical signups.
 pub async fn create(
@@ -72,14 +86,11 @@ pub async fn create(
     email: &Email,
     password_hash: &str,
 ) -> Result<User, CreateError> {
-    let sql = format!(
-        "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING {COLUMNS}"
-    );
     let result = db
         .run(async |client| {
             let row = client
                 .query_typed_one(
-                    &sql,
+                    INSERT,
                     &[
                         (&username.as_str(), Type::TEXT),
                         (&email.as_str(), Type::TEXT),
@@ -105,13 +116,9 @@ pub async fn find_for_login(
     db: &Database,
     identifier: &str,
 ) -> Result<Option<(User, String)>, DbError> {
-    let sql = format!(
-        "SELECT {COLUMNS}, password_hash FROM users \
-         WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1"
-    );
     db.run(async |client| {
         let row = client
-            .query_typed_opt(&sql, &[(&identifier, Type::TEXT)])
+            .query_typed_opt(FIND_FOR_LOGIN, &[(&identifier, Type::TEXT)])
             .await?;
         row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
             .transpose()
