@@ -43,3 +43,21 @@ def ann(api: Api) -> dict:
 @pytest.fixture()
 def bob(api: Api) -> dict:
     return api.signup()
+
+
+def open_docs(page, base: str, selector: str) -> None:
+    """Loads Swagger UI and waits for `selector`, reloading if the spec never arrives.
+
+    Under `cargo lambda watch`, the page's `/openapi.json` request sometimes waits until
+    the browser drops its connection (seen as a 30 s gap in the functions' log, never
+    behind API Gateway); a reload gets it at once. A real failure still fails: the
+    selector must appear within four loads.
+    """
+    for attempt in range(4):
+        page.goto(base + "/docs")
+        try:
+            page.wait_for_selector(selector, timeout=20_000)
+            return
+        except Exception:
+            if attempt == 3:
+                raise

@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from conftest import open_docs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -26,8 +27,7 @@ def test_authorize_then_create_and_list_tasks(api):
         # A browser's first run on a fresh machine (font cache, profile) once took ~30 s
         # before the page's script ran; give every step room.
         page.set_default_timeout(180_000)
-        page.goto(api.base + "/docs")
-        page.wait_for_selector("#operations-tasks-createTask")
+        open_docs(page, api.base, "#operations-tasks-createTask")
 
         # Authorize: the password flow posts to /api/v1/auth/token.
         page.click("button.btn.authorize")

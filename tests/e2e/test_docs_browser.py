@@ -7,6 +7,7 @@ import os
 import shutil
 
 import pytest
+from conftest import open_docs
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -25,8 +26,7 @@ def test_swagger_ui_lists_every_operation(api):
         # A browser's first run on a fresh machine (font cache, profile) once took ~30 s
         # before the page's script ran; give every step room.
         page.set_default_timeout(180_000)
-        page.goto(api.base + "/docs")
-        page.wait_for_selector(".opblock")
+        open_docs(page, api.base, ".opblock")
         dom = page.content()
         browser.close()
     missing = []
