@@ -24,9 +24,7 @@ def test_authorize_then_create_and_list_tasks(api):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
-        # A browser's first run on a fresh machine (font cache, profile) once took ~30 s
-        # before the page's script ran; give every step room.
-        page.set_default_timeout(180_000)
+        page.set_default_timeout(30_000)
         open_docs(page, api.base, "#operations-tasks-createTask")
 
         # Authorize: the password flow posts to /api/v1/auth/token.

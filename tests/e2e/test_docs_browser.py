@@ -23,9 +23,7 @@ def test_swagger_ui_lists_every_operation(api):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page()
-        # A browser's first run on a fresh machine (font cache, profile) once took ~30 s
-        # before the page's script ran; give every step room.
-        page.set_default_timeout(180_000)
+        page.set_default_timeout(30_000)
         open_docs(page, api.base, ".opblock")
         dom = page.content()
         browser.close()
