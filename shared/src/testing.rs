@@ -33,8 +33,8 @@ pub fn cluster_url() -> &'static str {
     })
 }
 
-/// Keeps the guard's stdin open for the life of the process.
-static GUARD: Mutex<Option<Child>> = Mutex::new(None);
+/// Keeps the guards' stdin open for the life of the process.
+static GUARDS: Mutex<Vec<Child>> = Mutex::new(Vec::new());
 
 fn pg_bin(name: &str) -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -82,6 +82,94 @@ fn as_owner(cmd: &mut Command, ids: Option<(u32, u32)>) -> &mut Command {
 }
 
 fn start_cluster() -> String {
+    let (port, _) = spawn_cluster(|_| vec!["--auth=trust".into()], |_| Vec::new());
+    format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+}
+
+/// A cluster that accepts only TLS with SCRAM passwords, as Neon does, its certificate
+/// (for `localhost` and 127.0.0.1) signed by a throwaway CA. Always started here, even
+/// with `TEST_DATABASE_URL`, because its server settings matter.
+pub struct TlsCluster {
+    pub port: u16,
+    pub password: String,
+    /// The CA's certificate (PEM), for `sslrootcert`.
+    pub ca_file: PathBuf,
+}
+
+pub fn tls_cluster() -> &'static TlsCluster {
+    static CLUSTER: OnceLock<TlsCluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| {
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let (port, dir) = spawn_cluster(
+            |dir| {
+                // The password for initdb, then a CA and a server certificate it signs.
+                let script = r#"
+                    set -e
+                    cd "$1"
+                    printf '%s\n' "$2" > pw
+                    ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+                    openssl req -x509 $ec -days 2 -subj /CN=todo-test-ca -keyout ca.key -out ca.crt
+                    openssl req $ec -subj /CN=localhost -keyout server.key -out server.csr
+                    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+                    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+                        -days 2 -extfile san.ext -out server.crt
+                    chmod 600 server.key
+                "#;
+                run_as_owner(script, &[dir.to_str().unwrap(), &password]);
+                vec![
+                    "--auth-local=trust".into(),
+                    format!("--pwfile={}", dir.join("pw").display()),
+                ]
+            },
+            |dir| {
+                let script = r#"
+                    printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n' \
+                        > "$1/data/pg_hba.conf"
+                "#;
+                run_as_owner(script, &[dir.to_str().unwrap()]);
+                let file = |name: &str| dir.join(name).display().to_string();
+                [
+                    "ssl=on".to_owned(),
+                    format!("ssl_cert_file={}", file("server.crt")),
+                    format!("ssl_key_file={}", file("server.key")),
+                ]
+                .into_iter()
+                .flat_map(|setting| ["-c".to_owned(), setting])
+                .collect()
+            },
+        );
+        TlsCluster {
+            port,
+            password,
+            ca_file: dir.join("ca.crt"),
+        }
+    })
+}
+
+/// Runs a shell script as the cluster's owner; panics with its output when it fails.
+fn run_as_owner(script: &str, args: &[&str]) {
+    let out = as_owner(&mut Command::new("sh"), unprivileged_ids())
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .args(args)
+        .output()
+        .expect("sh runs");
+    assert!(
+        out.status.success(),
+        "cluster setup failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Creates a cluster in a temporary folder and starts it on a free port. `initdb_args`
+/// gets the folder before initdb runs and returns initdb's options; `server_args` gets
+/// it after and returns extra `postgres` options. Returns the port and the folder.
+fn spawn_cluster(
+    initdb_args: impl FnOnce(&Path) -> Vec<String>,
+    server_args: impl FnOnce(&Path) -> Vec<String>,
+) -> (u16, PathBuf) {
     let ids = unprivileged_ids();
     let dir = std::env::temp_dir().join(format!(
         "todo-test-pg-{}-{}",
@@ -94,8 +182,8 @@ fn start_cluster() -> String {
     }
     let data = dir.join("data");
     let out = as_owner(&mut Command::new(pg_bin("initdb")), ids)
+        .args(initdb_args(&dir))
         .args([
-            "--auth=trust",
             "--username=postgres",
             "--encoding=UTF8",
             "--locale=C",
@@ -115,14 +203,16 @@ fn start_cluster() -> String {
     // The guard starts postgres, waits for its own stdin to close (this process
     // exiting), then stops postgres and removes the folder.
     let script = r#"
-        "$1" -D "$2/data" -p "$3" -k "$2" -c listen_addresses=127.0.0.1 \
+        bin=$1 dir=$2 port=$3
+        shift 3
+        "$bin" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
              -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-             -c max_connections=200 >"$2/log" 2>&1 &
+             -c max_connections=200 "$@" >"$dir/log" 2>&1 &
         pid=$!
         cat >/dev/null
         kill -INT "$pid" 2>/dev/null
         wait "$pid"
-        rm -rf "$2"
+        rm -rf "$dir"
     "#;
     let child = as_owner(&mut Command::new("sh"), ids)
         .arg("-c")
@@ -131,14 +221,15 @@ fn start_cluster() -> String {
         .arg(pg_bin("postgres"))
         .arg(&dir)
         .arg(port.to_string())
+        .args(server_args(&dir))
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("start postgres");
-    *GUARD.lock().unwrap() = Some(child);
+    GUARDS.lock().unwrap().push(child);
     wait_for_port(port, &dir);
-    format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
+    (port, dir)
 }
 
 fn wait_for_port(port: u16, dir: &Path) {

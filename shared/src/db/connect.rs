@@ -4,6 +4,8 @@
 use super::DbError;
 use crate::config::DatabaseConfig;
 use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use rustls::pki_types::{CertificateDer, pem::PemObject};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// A connection idle longer than this is checked before reuse: a thawed Lambda may
@@ -12,10 +14,10 @@ use std::time::Duration;
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(30);
 
 pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let pg = pg_config(config.url.expose())?;
+    let Target { pg, root_cert } = parse(config.url.expose())?;
     let manager = Manager::from_config(
         pg,
-        tokio_postgres_rustls::MakeRustlsConnect::new(tls_config()?),
+        tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(root_cert.as_ref())?),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -39,15 +41,25 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Other(format!("building the pool: {e}")))
 }
 
+/// What `DATABASE_URL` asks for: the connection settings, and the CA file to trust
+/// instead of the compiled-in roots (libpq's `sslrootcert=<path>`).
+pub struct Target {
+    pub pg: tokio_postgres::Config,
+    pub root_cert: Option<PathBuf>,
+}
+
 /// Parses the URL after rewriting what tokio-postgres does not accept: `sslmode`
 /// `verify-full`/`verify-ca` become `require` (rustls always verifies the certificate
-/// and the host name), and libpq-only options such as `sslrootcert` are dropped.
-pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
+/// and the host name), `sslrootcert` is taken out (a path is kept as the CA file;
+/// `system`, as in Neon's strings, means the compiled-in Mozilla roots), and other
+/// libpq-only options such as `sslcert` are dropped.
+pub fn parse(url: &str) -> Result<Target, DbError> {
     let bad = |problem: &str| DbError::Other(format!("DATABASE_URL is invalid: {problem}"));
     let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return Err(bad("it must start with postgres:// or postgresql://"));
     }
+    let mut root_cert = None;
     let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .into_owned()
@@ -55,9 +67,11 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
             "sslmode" if matches!(value.as_str(), "verify-full" | "verify-ca") => {
                 Some((key, "require".to_owned()))
             }
-            "sslrootcert" | "sslcert" | "sslkey" | "sslcrl" | "sslcompression" | "gssencmode" => {
+            "sslrootcert" => {
+                root_cert = (value != "system").then(|| PathBuf::from(value));
                 None
             }
+            "sslcert" | "sslkey" | "sslcrl" | "sslcompression" | "gssencmode" => None,
             _ => Some((key, value)),
         })
         .collect();
@@ -66,46 +80,67 @@ pub fn pg_config(url: &str) -> Result<tokio_postgres::Config, DbError> {
     } else {
         parsed.query_pairs_mut().clear().extend_pairs(pairs);
     }
-    let mut config: tokio_postgres::Config = parsed
+    let mut pg: tokio_postgres::Config = parsed
         .as_str()
         .parse()
         .map_err(|e: tokio_postgres::Error| bad(&e.to_string()))?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(5));
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(Duration::from_secs(5));
     }
-    if config.get_application_name().is_none() {
-        config.application_name("todo-api");
+    if pg.get_application_name().is_none() {
+        pg.application_name("todo-api");
     }
-    Ok(config)
+    Ok(Target { pg, root_cert })
 }
 
-fn tls_config() -> Result<rustls::ClientConfig, DbError> {
-    crate::tls::client_config().map_err(|e| DbError::Other(format!("TLS setup: {e}")))
+fn tls_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbError> {
+    let tls = |e: String| DbError::Other(format!("TLS setup: {e}"));
+    let Some(path) = root_cert else {
+        return crate::tls::client_config().map_err(|e| tls(e.to_string()));
+    };
+    let unreadable = |e: &dyn std::fmt::Display| {
+        tls(format!("DATABASE_URL sslrootcert {}: {e}", path.display()))
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+        roots
+            .add(cert.map_err(|e| unreadable(&e))?)
+            .map_err(|e| unreadable(&e))?;
+    }
+    if roots.is_empty() {
+        return Err(unreadable(&"no PEM certificate in it"));
+    }
+    crate::tls::with_roots(roots).map_err(|e| tls(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Secret;
+    use crate::testing::tls_cluster;
     use tokio_postgres::config::{ChannelBinding, SslMode};
 
     #[test]
     fn neon_console_strings_parse() {
-        let c = pg_config("postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname?sslmode=verify-full&channel_binding=require&sslrootcert=system").unwrap();
-        assert_eq!(c.get_ssl_mode(), SslMode::Require);
-        assert_eq!(c.get_channel_binding(), ChannelBinding::Require);
-        assert_eq!(c.get_dbname(), Some("dbname"));
-        assert_eq!(c.get_connect_timeout(), Some(&Duration::from_secs(5)));
-        let c = pg_config("postgres://u:p@localhost:5432/db?sslmode=require").unwrap();
-        assert_eq!(c.get_ssl_mode(), SslMode::Require);
-        let c = pg_config("postgres://u@127.0.0.1:5433/db").unwrap();
-        assert_eq!(c.get_ssl_mode(), SslMode::Prefer);
+        let t = parse("postgresql://alex:AbC123dEf@ep-cool-darkness-123456-pooler.us-east-2.aws.neon.tech/dbname?sslmode=verify-full&channel_binding=require&sslrootcert=system").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Require);
+        assert_eq!(t.pg.get_channel_binding(), ChannelBinding::Require);
+        assert_eq!(t.pg.get_dbname(), Some("dbname"));
+        assert_eq!(t.pg.get_connect_timeout(), Some(&Duration::from_secs(5)));
+        assert_eq!(t.root_cert, None, "system: the compiled-in roots");
+        let t = parse("postgres://u:p@localhost:5432/db?sslmode=require").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Require);
+        let t = parse("postgres://u@127.0.0.1:5433/db").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Prefer);
+        let t =
+            parse("postgres://u@db.internal/db?sslmode=verify-full&sslrootcert=/opt/rds-ca.pem")
+                .unwrap();
+        assert_eq!(t.root_cert, Some(PathBuf::from("/opt/rds-ca.pem")));
     }
 
     #[test]
     fn bad_urls_are_named_without_the_password() {
-        let err = pg_config("mysql://u:secretpw@h/db")
-            .unwrap_err()
-            .to_string();
+        let err = parse("mysql://u:secretpw@h/db").err().unwrap().to_string();
         assert!(
             err.contains("DATABASE_URL") && !err.contains("secretpw"),
             "{err}"
@@ -114,6 +149,64 @@ mod tests {
 
     #[test]
     fn tls_config_builds() {
-        assert!(tls_config().is_ok());
+        assert!(tls_config(None).is_ok());
+    }
+
+    #[test]
+    fn a_root_cert_that_cannot_be_used_is_named() {
+        let missing = PathBuf::from("/nonexistent/ca.pem");
+        let err = tls_config(Some(&missing)).err().unwrap().to_string();
+        assert!(err.contains("sslrootcert /nonexistent/ca.pem"), "{err}");
+        let not_pem = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
+        let err = tls_config(Some(&not_pem)).err().unwrap().to_string();
+        assert!(err.contains("no PEM certificate"), "{err}");
+    }
+
+    fn tls_url(query: &str) -> DatabaseConfig {
+        let c = tls_cluster();
+        DatabaseConfig {
+            url: Secret::new(format!(
+                "postgres://postgres:{}@localhost:{}/postgres?{query}",
+                c.password, c.port
+            )),
+            pool_max_size: 1,
+            auto_migrate: false,
+        }
+    }
+
+    /// Neon's settings against a server that takes only TLS and SCRAM: the certificate
+    /// is verified against the given CA and the host name, and channel binding holds.
+    #[tokio::test]
+    async fn tls_with_channel_binding_against_a_private_ca() {
+        let ca = tls_cluster().ca_file.display().to_string();
+        let pool = pool(&tls_url(&format!(
+            "sslmode=verify-full&channel_binding=require&sslrootcert={ca}"
+        )))
+        .unwrap();
+        let client = pool.get().await.expect("connects over TLS");
+        let row = client
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        assert!(row.get::<_, bool>(0), "the session is encrypted");
+    }
+
+    #[tokio::test]
+    async fn a_certificate_from_an_unknown_ca_is_refused() {
+        // The compiled-in Mozilla roots do not know the test CA.
+        let pool = pool(&tls_url("sslmode=require&sslrootcert=system")).unwrap();
+        let err = format!("{:?}", pool.get().await.expect_err("refused"));
+        assert!(err.contains("UnknownIssuer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_server_refuses_a_connection_without_tls() {
+        // Proves the cluster above really demands TLS, so the tests above mean something.
+        let pool = pool(&tls_url("sslmode=disable")).unwrap();
+        let err = format!("{:?}", pool.get().await.expect_err("refused"));
+        assert!(err.contains("no encryption"), "{err}");
     }
 }
