@@ -122,11 +122,11 @@ pub fn tls_cluster() -> &'static TlsCluster {
                 ]
             },
             |dir| {
-                let script = r#"
-                    printf 'local all all trust\nhostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 0.0.0.0/0 reject\n' \
-                        > "$1/data/pg_hba.conf"
-                "#;
-                run_as_owner(script, &[dir.to_str().unwrap()]);
+                // Overwriting keeps initdb's owner on the file.
+                let hba = "local all all trust\n\
+                           hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                           hostnossl all all 0.0.0.0/0 reject\n";
+                std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
                 let file = |name: &str| dir.join(name).display().to_string();
                 [
                     "ssl=on".to_owned(),

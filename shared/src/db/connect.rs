@@ -43,9 +43,9 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
 
 /// What `DATABASE_URL` asks for: the connection settings, and the CA file to trust
 /// instead of the compiled-in roots (libpq's `sslrootcert=<path>`).
-pub struct Target {
-    pub pg: tokio_postgres::Config,
-    pub root_cert: Option<PathBuf>,
+struct Target {
+    pg: tokio_postgres::Config,
+    root_cert: Option<PathBuf>,
 }
 
 /// Parses the URL after rewriting what tokio-postgres does not accept: `sslmode`
@@ -53,7 +53,7 @@ pub struct Target {
 /// and the host name), `sslrootcert` is taken out (a path is kept as the CA file;
 /// `system`, as in Neon's strings, means the compiled-in Mozilla roots), and other
 /// libpq-only options such as `sslcert` are dropped.
-pub fn parse(url: &str) -> Result<Target, DbError> {
+fn parse(url: &str) -> Result<Target, DbError> {
     let bad = |problem: &str| DbError::Other(format!("DATABASE_URL is invalid: {problem}"));
     let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
