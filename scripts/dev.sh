@@ -50,11 +50,15 @@ echo "==> building the functions" >&2
 cargo build --workspace --bins --quiet
 
 echo "==> starting cargo lambda watch on 127.0.0.1:$port" >&2
-# Its own process group, so Ctrl-C and cleanup reach the functions it starts.
-# WATCH_ARGS adds flags (the end-to-end tests pass --ignore-changes).
+# The patched build (tools/cargo-lambda: large responses never stall). Its own process
+# group, so Ctrl-C and cleanup reach the functions it starts. Up to WATCH_CONCURRENCY
+# instances of each function run side by side when requests queue, as Lambda scales
+# out. WATCH_ARGS adds flags (the end-to-end tests pass --ignore-changes).
+cargo_lambda=$(tools/cargo-lambda/build.sh)
 # shellcheck disable=SC2086
-setsid .venv/bin/cargo-lambda lambda watch --disable-cors \
-  --invoke-address 127.0.0.1 --invoke-port "$port" ${WATCH_ARGS:-} &
+setsid "$cargo_lambda" lambda watch --disable-cors \
+  --invoke-address 127.0.0.1 --invoke-port "$port" \
+  --concurrency "${WATCH_CONCURRENCY:-4}" ${WATCH_ARGS:-} &
 watch_pid=$!
 
 base="http://127.0.0.1:$port"
@@ -68,13 +72,9 @@ curl -fsS -o /dev/null "$base/api/health" || { echo "the API did not become heal
 cat <<TEXT
 
   Todo API is running (Ctrl-C to stop)
-    Swagger UI   $base/docs
+    Swagger UI   $base/docs   (every route, with "Try it out")
     OpenAPI      $base/openapi.yaml  $base/openapi.json
     Health       $base/api/health
-    Auth         POST $base/api/auth/signup | /api/auth/login | /api/v1/auth/register | /api/v1/auth/token
-    Tasks        GET/POST $base/api/{user_id}/tasks
-                 GET/PUT/DELETE $base/api/{user_id}/tasks/{id}
-                 PATCH $base/api/{user_id}/tasks/{id}/complete
     Database     $db_note
 
 TEXT

@@ -80,6 +80,13 @@ ensure_npm_packages() {
   done
 }
 
+# `cargo lambda watch` with the fix in tools/cargo-lambda/*.patch, built once per
+# machine (cached by the patches' hash; a few minutes the first time).
+ensure_patched_watch() {
+  command -v patch >/dev/null || apt_install patch
+  tools/cargo-lambda/build.sh >/dev/null
+}
+
 ensure_arm64_target() {
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
     || rustup target add aarch64-unknown-linux-gnu
@@ -91,6 +98,7 @@ case "${1:-test}" in
     ensure_postgres
     ensure_venv
     ensure_npm_packages
+    ensure_patched_watch
     ;;
   test)
     ensure_tools
@@ -100,6 +108,7 @@ case "${1:-test}" in
     ensure_npm_packages
     ensure_chromium
     ensure_arm64_target
+    ensure_patched_watch
     ;;
   *) echo "usage: $0 dev|test" >&2; exit 2 ;;
 esac
