@@ -1,9 +1,15 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test fmt clippy dev dev-reset sam-build coverage bench
+.PHONY: test check fmt clippy dev dev-reset sam-build coverage bench
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
 	scripts/test.sh
+
+## The inner loop: fmt, clippy and cargo test only (no installs, no end-to-end, no sam build).
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
 
 fmt:
 	cargo fmt --all

@@ -18,6 +18,14 @@ cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the shipped functions do not depend on the test kit"
+for function in functions/*/; do
+  if cargo tree --locked -p "$(basename "$function")" -e normal,build --prefix none | grep -q '^todo-testkit'; then
+    echo "$function depends on todo-testkit outside [dev-dependencies]" >&2
+    exit 1
+  fi
+done
+
 step "cargo test (unit and handler tests on a throwaway PostgreSQL)"
 cargo test --workspace --locked
 

@@ -73,7 +73,15 @@ pub struct AuthConfig {
     pub audience: Option<String>,
     pub bcrypt_cost: u32,
     /// Also accept Better Auth's asymmetric tokens from this key set.
-    pub jwks: Option<crate::auth::JwksConfig>,
+    pub jwks: Option<JwksConfig>,
+}
+
+/// Where Better Auth's keys are and what their tokens must say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksConfig {
+    pub url: String,
+    pub issuer: String,
+    pub audience: String,
 }
 
 /// Settings of the HTTP edge.
@@ -148,7 +156,7 @@ impl AuthConfig {
 
 /// `BETTER_AUTH_JWKS_URL`, with `BETTER_AUTH_ISSUER`/`BETTER_AUTH_AUDIENCE` defaulting to
 /// the URL's origin (Better Auth's base URL).
-fn jwks(var: Lookup<'_>) -> Result<Option<crate::auth::JwksConfig>, ConfigError> {
+fn jwks(var: Lookup<'_>) -> Result<Option<JwksConfig>, ConfigError> {
     let Some(url) = non_empty(var, "BETTER_AUTH_JWKS_URL") else {
         return Ok(None);
     };
@@ -157,7 +165,7 @@ fn jwks(var: Lookup<'_>) -> Result<Option<crate::auth::JwksConfig>, ConfigError>
         .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
         .ok_or_else(|| invalid("BETTER_AUTH_JWKS_URL", "must be an http(s) URL"))?;
     let origin = parsed.origin().ascii_serialization();
-    Ok(Some(crate::auth::JwksConfig {
+    Ok(Some(JwksConfig {
         url,
         issuer: non_empty(var, "BETTER_AUTH_ISSUER").unwrap_or_else(|| origin.clone()),
         audience: non_empty(var, "BETTER_AUTH_AUDIENCE").unwrap_or(origin),

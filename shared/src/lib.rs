@@ -1,13 +1,15 @@
 //! The library behind every to-do Lambda function.
 //!
-//! Organised by concern, so a reader finds a rule by its name:
-//! - [`config`]: environment and Secrets Manager, read once per cold start;
-//! - [`auth`]: tokens (JWT) and passwords (bcrypt);
-//! - [`model`]: validated input types (a `Title` that exists is valid);
-//! - [`db`]: the pool, migrations and one module per table;
-//! - [`http`]: request parsing, problem documents, responses;
-//! - [`api`]: what each route does, called by the functions' thin `main.rs`;
-//! - [`state`]: what a function builds once per cold start.
+//! Organised by concern, so a reader finds a rule by its name. From the top down (each
+//! layer imports only those below it):
+//! - [`api`]: what each route does, named by the functions' route tables;
+//! - [`state`]: what each function builds once per cold start;
+//! - [`http`]: the edge: routing, request parsing, problem documents (the one error →
+//!   response mapping), CORS;
+//! - the domain, each with its own errors: [`auth`] (tokens, passwords), [`db`] (the
+//!   pool, migrations, one module per table), [`model`] (validated input: a `Title`
+//!   that exists is valid);
+//! - [`config`]: environment and Secrets Manager, read once per cold start; [`tls`].
 
 pub mod api;
 pub mod auth;
@@ -19,7 +21,4 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 
-#[cfg(any(test, feature = "testing"))]
-pub mod testing;
-
-pub use state::{AppState, ServiceState};
+pub use state::{AuthState, FunctionState, ServiceState, StartError, TaskState, start};

@@ -1,67 +1,132 @@
-//! What a function builds once per cold start and borrows into every request.
+//! What each function builds once per cold start and borrows into every request; each
+//! builds only what its routes use.
 
-use crate::auth::{Passwords, TokenService};
-use crate::config::Config;
-use crate::db::Database;
-use crate::http::Cors;
+use crate::auth::{Passwords, TokenIssuer, TokenVerifier};
+use crate::config::{Config, ConfigError, DatabaseConfig, HttpConfig, Lookup};
+use crate::db::{Database, DbError};
+use crate::http::{Cors, Edge, Router};
 
-pub struct AppState {
+/// Why a function could not start: a setting, or the pool. `Debug` prints the message,
+/// because that is what a `main` returning this error shows in the function's log.
+#[derive(thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl std::fmt::Debug for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Config(e) => write!(f, "{e}"),
+            Self::Db(e) => write!(f, "{e:?}"),
+        }
+    }
+}
+
+/// A function's state: read from the environment at a cold start, or built from a
+/// configuration in tests.
+pub trait FunctionState: Edge + Sized {
+    /// Reads the settings this function needs (and only those), then builds.
+    fn from_env() -> impl Future<Output = Result<Self, StartError>> + Send {
+        async { Self::resolve(&|name| std::env::var(name).ok()).await }
+    }
+
+    /// Like [`FunctionState::from_env`], with variables from `var`. By default the
+    /// whole configuration; a function that needs less says so.
+    fn resolve(var: Lookup<'_>) -> impl Future<Output = Result<Self, StartError>> + Send {
+        async {
+            let config = Config::resolve(var).await?;
+            Ok(Self::new(&config).await?)
+        }
+    }
+
+    /// Builds from a complete configuration.
+    fn new(config: &Config) -> impl Future<Output = Result<Self, DbError>> + Send;
+
+    /// The database every function has.
+    fn db(&self) -> &Database;
+}
+
+/// Opens the pool and migrates now, so the first request does not pay for it; if the
+/// database is unreachable, requests answer 503 and the first one to reach it migrates.
+async fn database(config: &DatabaseConfig) -> Result<Database, DbError> {
+    let db = Database::new(config)?;
+    if let Err(error) = db.prepare().await {
+        tracing::error!(?error, "could not prepare the database at start");
+    }
+    Ok(db)
+}
+
+/// `auth`: issues tokens and hashes passwords.
+pub struct AuthState {
     pub db: Database,
-    pub tokens: TokenService,
+    pub issuer: TokenIssuer,
     pub passwords: Passwords,
     pub cors: Cors,
 }
 
-impl AppState {
-    /// Reads the configuration (and secrets) and builds the state; an invalid
-    /// configuration stops the function with a message naming the variable.
-    pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        let config = Config::from_env().await?;
-        Ok(Self::new(&config).await?)
-    }
-
-    pub async fn new(config: &Config) -> Result<Self, crate::db::DbError> {
-        let db = Database::new(&config.database)?;
-        // Migrate now so the first request does not pay for it; if the database is
-        // unreachable, requests answer 503 and the first one to reach it migrates.
-        if let Err(error) = db.prepare().await {
-            tracing::error!(%error, "could not prepare the database at start");
-        }
+impl FunctionState for AuthState {
+    async fn new(config: &Config) -> Result<Self, DbError> {
         Ok(Self {
-            db,
-            tokens: TokenService::new(&config.auth),
+            db: database(&config.database).await?,
+            issuer: TokenIssuer::new(&config.auth),
             passwords: Passwords::new(config.auth.bcrypt_cost),
             cors: Cors::new(&config.http),
         })
     }
-}
 
-impl crate::http::Edge for AppState {
-    fn cors(&self) -> &Cors {
-        &self.cors
+    fn db(&self) -> &Database {
+        &self.db
     }
 }
 
-/// The state of the `docs` function: no keys, just the database (for health) and CORS.
+/// `tasks`, `task`, `complete`: verify tokens, never issue them or hash passwords.
+pub struct TaskState {
+    pub db: Database,
+    pub verifier: TokenVerifier,
+    pub cors: Cors,
+}
+
+impl FunctionState for TaskState {
+    async fn new(config: &Config) -> Result<Self, DbError> {
+        Ok(Self {
+            db: database(&config.database).await?,
+            verifier: TokenVerifier::new(&config.auth),
+            cors: Cors::new(&config.http),
+        })
+    }
+
+    fn db(&self) -> &Database {
+        &self.db
+    }
+}
+
+/// `docs`: no keys, just the database (for health) and CORS. Its pool opens on the
+/// first health check, so serving the docs never waits on the database.
 pub struct ServiceState {
     pub db: Database,
     pub cors: Cors,
 }
 
-impl ServiceState {
-    pub async fn from_env() -> Result<Self, lambda_http::Error> {
-        let var = |name: &str| std::env::var(name).ok();
-        let database = crate::config::DatabaseConfig::resolve(&var).await?;
-        Ok(Self::new(
-            &database,
-            &crate::config::HttpConfig::resolve(&var),
-        )?)
+impl FunctionState for ServiceState {
+    async fn resolve(var: Lookup<'_>) -> Result<Self, StartError> {
+        let database = DatabaseConfig::resolve(var).await?;
+        Ok(Self::build(&database, &HttpConfig::resolve(var))?)
     }
 
-    pub fn new(
-        database: &crate::config::DatabaseConfig,
-        http: &crate::config::HttpConfig,
-    ) -> Result<Self, crate::db::DbError> {
+    async fn new(config: &Config) -> Result<Self, DbError> {
+        Self::build(&config.database, &config.http)
+    }
+
+    fn db(&self) -> &Database {
+        &self.db
+    }
+}
+
+impl ServiceState {
+    fn build(database: &DatabaseConfig, http: &HttpConfig) -> Result<Self, DbError> {
         Ok(Self {
             db: Database::new(database)?,
             cors: Cors::new(http),
@@ -69,8 +134,22 @@ impl ServiceState {
     }
 }
 
-impl crate::http::Edge for ServiceState {
-    fn cors(&self) -> &Cors {
-        &self.cors
-    }
+macro_rules! edge {
+    ($($state:ty),*) => {$(
+        impl Edge for $state {
+            fn cors(&self) -> &Cors {
+                &self.cors
+            }
+        }
+    )*};
+}
+edge!(AuthState, TaskState, ServiceState);
+
+/// A function's whole life: logging, its state from the environment (once per cold
+/// start), then Lambda invocations through `router` until the runtime stops. An
+/// invalid setting stops it here, with a message naming the variable.
+pub async fn start<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
+    crate::telemetry::init();
+    let state = S::from_env().await?;
+    crate::http::run(state, router).await
 }

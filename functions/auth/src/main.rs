@@ -1,29 +1,28 @@
 //! `auth`: sign up, log in, register, and the OAuth2 token route.
 
-use lambda_http::{Error, Request, RequestExt, http::Method};
-use shared::http::{ApiError, ApiResult};
-use shared::{AppState, api};
+use lambda_http::Error;
+use shared::http::Router;
+use shared::{AuthState, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = AppState::from_env().await?;
-    shared::http::run(state, route).await
+    shared::start::<AuthState>(routes()).await
 }
 
-async fn route(state: &AppState, req: Request) -> ApiResult {
-    let path = req.raw_http_path().trim_end_matches('/');
-    match (req.method(), path) {
-        (&Method::POST, "/api/auth/signup") => api::auth::signup(state, &req).await,
-        (&Method::POST, "/api/auth/login") => api::auth::login(state, &req).await,
-        (&Method::POST, "/api/v1/auth/register") => api::auth::register(state, &req).await,
-        (&Method::POST, "/api/v1/auth/token") => api::auth::token(state, &req).await,
-        (
-            _,
-            "/api/auth/signup" | "/api/auth/login" | "/api/v1/auth/register" | "/api/v1/auth/token",
-        ) => Err(ApiError::MethodNotAllowed { allow: "POST" }),
-        _ => Err(ApiError::NotFound(format!("No route for {path}."))),
-    }
+fn routes() -> Router<AuthState> {
+    Router::new()
+        .post("/api/auth/signup", |s, req, p| {
+            Box::pin(api::auth::signup(s, req, p))
+        })
+        .post("/api/auth/login", |s, req, p| {
+            Box::pin(api::auth::login(s, req, p))
+        })
+        .post("/api/v1/auth/register", |s, req, p| {
+            Box::pin(api::auth::register(s, req, p))
+        })
+        .post("/api/v1/auth/token", |s, req, p| {
+            Box::pin(api::auth::token(s, req, p))
+        })
 }
 
 #[cfg(test)]

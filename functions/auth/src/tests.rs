@@ -1,20 +1,20 @@
 //! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
 
-use super::route;
+use super::routes;
 use serde_json::{Value, json};
-use shared::AppState;
-use shared::testing::{Answer, Event, TEST_SECRET, TestDb};
+use shared::{AuthState, FunctionState};
 use std::time::{Duration, Instant};
+use testkit::{Answer, Event, TEST_SECRET, TestDb};
 
-async fn call(state: &AppState, event: Event) -> Answer {
-    shared::testing::call(state, route, event).await
+async fn call(state: &AuthState, event: Event) -> Answer {
+    testkit::call(state, &routes(), event).await
 }
 
 fn signup_body(username: &str, email: &str) -> Value {
     json!({"username": username, "email": email, "password": "s3cret-pass", "confirm_password": "s3cret-pass"})
 }
 
-async fn signup(state: &AppState, username: &str, email: &str) -> Answer {
+async fn signup(state: &AuthState, username: &str, email: &str) -> Answer {
     call(
         state,
         Event::new("POST", "/api/auth/signup").json(&signup_body(username, email)),
@@ -37,7 +37,7 @@ fn claims(token: &str) -> Value {
 #[tokio::test]
 async fn signup_creates_a_user_and_a_session() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let a = call(
         &state,
         Event::new("POST", "/api/auth/signup").json(&json!({
@@ -97,7 +97,7 @@ async fn signup_creates_a_user_and_a_session() {
 #[tokio::test]
 async fn signup_validates_every_field() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let a = call(
         &state,
         Event::new("POST", "/api/auth/signup").json(&json!({
@@ -153,7 +153,7 @@ async fn signup_validates_every_field() {
 #[tokio::test]
 async fn malformed_bodies_are_client_errors() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     for body in [
         "{",
         "[]",
@@ -196,7 +196,7 @@ async fn malformed_bodies_are_client_errors() {
 #[tokio::test]
 async fn duplicates_conflict_ignoring_case() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     assert_eq!(signup(&state, "ann", "ann@example.com").await.status, 201);
     let a = signup(&state, "bob", "ANN@example.com").await;
     assert!(a.problem(409)["detail"].as_str().unwrap().contains("email"));
@@ -212,7 +212,7 @@ async fn duplicates_conflict_ignoring_case() {
 #[tokio::test]
 async fn simultaneous_signups_give_one_account() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let (a, b) = tokio::join!(
         signup(&state, "racer1", "race@example.com"),
         signup(&state, "racer2", "race@example.com"),
@@ -233,7 +233,7 @@ async fn simultaneous_signups_give_one_account() {
 #[tokio::test]
 async fn login_by_username_or_email() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let created = signup(&state, "Ann", "ann@example.com").await;
     let id = created.body["user"]["id"].clone();
     for body in [
@@ -252,7 +252,7 @@ async fn login_by_username_or_email() {
 #[tokio::test]
 async fn login_needs_an_identifier_and_a_password() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let a = call(
         &state,
         Event::new("POST", "/api/auth/login").json(&json!({"password": "s3cret-pass"})),
@@ -276,7 +276,7 @@ async fn login_needs_an_identifier_and_a_password() {
 #[tokio::test]
 async fn bad_credentials_look_the_same_either_way() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     signup(&state, "ann", "ann@example.com").await;
     let wrong = call(
         &state,
@@ -309,9 +309,9 @@ async fn bad_credentials_look_the_same_either_way() {
 #[tokio::test]
 async fn login_timing_does_not_reveal_accounts() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     signup(&state, "ann", "ann@example.com").await;
-    async fn median(state: &AppState, username: &str) -> Duration {
+    async fn median(state: &AuthState, username: &str) -> Duration {
         let mut times = Vec::new();
         for _ in 0..7 {
             let started = Instant::now();
@@ -329,7 +329,7 @@ async fn login_timing_does_not_reveal_accounts() {
     }
     let wrong = median(&state, "ann").await;
     let unknown = median(&state, "nobody").await;
-    shared::testing::note(&format!(
+    testkit::note(&format!(
         "login timing: wrong password {wrong:?}, unknown user {unknown:?}"
     ));
     // A skipped bcrypt would make unknown users answer in well under a millisecond
@@ -343,7 +343,7 @@ async fn login_timing_does_not_reveal_accounts() {
 #[tokio::test]
 async fn register_returns_the_user_and_refuses_duplicates_as_400() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let a = call(
         &state,
         Event::new("POST", "/api/v1/auth/register").json(
@@ -381,7 +381,7 @@ async fn register_returns_the_user_and_refuses_duplicates_as_400() {
 #[tokio::test]
 async fn token_route_is_an_oauth2_password_grant() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let id = signup(&state, "ann", "ann@example.com").await.body["user"]["id"].clone();
     let a = call(
         &state,
@@ -436,7 +436,7 @@ async fn token_route_is_an_oauth2_password_grant() {
 #[tokio::test]
 async fn unknown_routes_methods_and_request_ids() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: AuthState = db.state().await;
     let a = call(&state, Event::new("GET", "/api/auth/login")).await;
     a.problem(405);
     assert_eq!(a.header("allow"), Some("POST"));
@@ -459,7 +459,7 @@ async fn an_unreachable_database_is_a_503_not_a_hang() {
     config.database.url = shared::config::Secret::new(
         "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
     );
-    let state = AppState::new(&config).await.unwrap();
+    let state = AuthState::new(&config).await.unwrap();
     let started = Instant::now();
     let a = call(
         &state,
@@ -473,18 +473,16 @@ async fn an_unreachable_database_is_a_503_not_a_hang() {
     assert!(!a.body.to_string().contains("127.0.0.1"));
 }
 
-#[tokio::test]
-async fn routes_match_the_table() {
-    let db = TestDb::new().await;
-    let state = db.state().await;
-    shared::testing::routes::assert_function_routes(&state, "auth", route).await;
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("auth", &routes());
 }
 
 #[tokio::test]
 async fn signup_and_login_are_one_round_trip_each() {
     let db = TestDb::new().await;
-    let trips = shared::testing::RoundTrips::proxy(&db).await;
-    let state = trips.state(&db).await;
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: AuthState = trips.state(&db).await;
     let (n, a) = trips.of(signup(&state, "ann", "ann@example.com")).await;
     assert_eq!((a.status, n), (201, 1));
     let login = Event::new("POST", "/api/auth/login")

@@ -1,24 +1,18 @@
 //! `complete`: set or toggle whether one of the caller's tasks is done.
 
-use lambda_http::{Error, Request, http::Method};
-use shared::http::{ApiError, ApiResult, path_param};
-use shared::{AppState, api};
-
-const PATH: &str = "/api/{user_id}/tasks/{id}/complete";
+use lambda_http::Error;
+use shared::http::Router;
+use shared::{TaskState, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = AppState::from_env().await?;
-    shared::http::run(state, route).await
+    shared::start::<TaskState>(routes()).await
 }
 
-async fn route(state: &AppState, req: Request) -> ApiResult {
-    let [user_id, id] = path_param(&req, PATH)?;
-    match *req.method() {
-        Method::PATCH => api::tasks::complete(state, &req, &user_id, &id).await,
-        _ => Err(ApiError::MethodNotAllowed { allow: "PATCH" }),
-    }
+fn routes() -> Router<TaskState> {
+    Router::new().patch("/api/{user_id}/tasks/{id}/complete", |s, req, p| {
+        Box::pin(api::tasks::complete(s, req, p))
+    })
 }
 
 #[cfg(test)]

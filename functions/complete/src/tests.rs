@@ -1,12 +1,12 @@
 //! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
 
-use super::route;
+use super::routes;
 use serde_json::json;
-use shared::AppState;
-use shared::testing::{ANN, Answer, BOB, Event, MISSING, TestDb, seed_task, token};
+use shared::TaskState;
+use testkit::{ANN, Answer, BOB, Event, MISSING, TestDb, seed_task, token};
 
-async fn call(state: &AppState, event: Event) -> Answer {
-    shared::testing::call(state, route, event).await
+async fn call(state: &TaskState, event: Event) -> Answer {
+    testkit::call(state, &routes(), event).await
 }
 
 fn patch(user: &str, id: &str) -> Event {
@@ -25,9 +25,9 @@ async fn completed(db: &TestDb, id: uuid::Uuid) -> bool {
 #[tokio::test]
 async fn no_body_empty_body_or_empty_object_toggles() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "toggle me").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "toggle me").await;
     let id = task.id.to_string();
     let a = call(&state, patch(ANN, &id).bearer(&ann)).await;
     assert_eq!((a.status, &a.body["completed"]), (200, &json!(true)));
@@ -49,9 +49,9 @@ async fn no_body_empty_body_or_empty_object_toggles() {
 #[tokio::test]
 async fn a_boolean_sets_it() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "set me").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "set me").await;
     let id = task.id.to_string();
     for value in [true, true, false, false] {
         let a = call(
@@ -69,9 +69,9 @@ async fn a_boolean_sets_it() {
 #[tokio::test]
 async fn bad_input_is_a_400_that_changes_nothing() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "stay").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "stay").await;
     let id = task.id.to_string();
     for body in [json!({"completed": "true"}), json!({"completed": 1})] {
         assert_eq!(
@@ -118,10 +118,10 @@ async fn bad_input_is_a_400_that_changes_nothing() {
 #[tokio::test]
 async fn another_users_task_is_forbidden_or_invisible() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let task = seed_task(&state, ANN, "ann's").await;
+    let state: TaskState = db.state().await;
+    let task = seed_task(&state.db, ANN, "ann's").await;
     let id = task.id.to_string();
-    let bob = token(&state, BOB);
+    let bob = token(BOB);
     call(&state, patch(ANN, &id)).await.problem(401);
     call(&state, patch(ANN, &id).bearer(&bob))
         .await
@@ -143,9 +143,9 @@ async fn another_users_task_is_forbidden_or_invisible() {
 #[tokio::test]
 async fn concurrent_toggles_are_all_applied() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "race").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "race").await;
     let id = task.id.to_string();
     let toggles = (0..25).map(|_| call(&state, patch(ANN, &id).bearer(&ann)));
     let answers = futures::future::join_all(toggles).await;
@@ -159,21 +159,19 @@ async fn concurrent_toggles_are_all_applied() {
     assert!(completed(&db, task.id).await);
 }
 
-#[tokio::test]
-async fn routes_match_the_table() {
-    let db = TestDb::new().await;
-    let state = db.state().await;
-    shared::testing::routes::assert_function_routes(&state, "complete", route).await;
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("complete", &routes());
 }
 
 /// The quality bar: a task request costs one database round trip.
 #[tokio::test]
 async fn a_toggle_is_one_round_trip() {
     let db = TestDb::new().await;
-    let trips = shared::testing::RoundTrips::proxy(&db).await;
-    let state = trips.state(&db).await;
-    let ann = token(&state, ANN);
-    let id = seed_task(&state, ANN, "t").await.id.to_string();
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: TaskState = trips.state(&db).await;
+    let ann = token(ANN);
+    let id = seed_task(&state.db, ANN, "t").await.id.to_string();
     let (n, a) = trips.of(call(&state, patch(ANN, &id).bearer(&ann))).await;
     assert_eq!((a.status, n), (200, 1));
     let (n, a) = trips

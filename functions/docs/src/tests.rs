@@ -1,24 +1,25 @@
 //! Handler tests: real API Gateway v2 events; health against a real Postgres.
 
-use super::route;
-use shared::ServiceState;
+use super::routes;
 use shared::config::{HttpConfig, Secret};
-use shared::testing::{Answer, Event, TestDb};
+use shared::{FunctionState, ServiceState};
 use std::io::Read;
+use testkit::{Answer, Event, TestDb};
 
 async fn state(db: &TestDb) -> ServiceState {
-    ServiceState::new(&db.config().database, &HttpConfig::default()).unwrap()
+    db.state().await
 }
 
 async fn call(state: &ServiceState, event: Event) -> Answer {
-    shared::testing::call(state, route, event).await
+    testkit::call(state, &routes(), event).await
 }
 
 #[tokio::test]
 async fn swagger_ui_is_served_whole_and_gzipped() {
     let db = TestDb::new().await;
     let state = state(&db).await;
-    let plain = route(&state, Event::new("GET", "/docs").request())
+    let plain = routes()
+        .dispatch(&state, Event::new("GET", "/docs").request())
         .await
         .unwrap();
     assert_eq!(plain.status(), 200);
@@ -29,14 +30,15 @@ async fn swagger_ui_is_served_whole_and_gzipped() {
     assert!(html.contains("SwaggerUIBundle({") && html.contains("/openapi.json"));
     // Assets are inlined: the page loads nothing from elsewhere.
     assert!(!html.contains("<script src=") && !html.contains("<link rel=\"stylesheet\""));
-    let gz = route(
-        &state,
-        Event::new("GET", "/docs")
-            .header("accept-encoding", "br, gzip;q=0.8")
-            .request(),
-    )
-    .await
-    .unwrap();
+    let gz = routes()
+        .dispatch(
+            &state,
+            Event::new("GET", "/docs")
+                .header("accept-encoding", "br, gzip;q=0.8")
+                .request(),
+        )
+        .await
+        .unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
     let mut unzipped = String::new();
     flate2::read::GzDecoder::new(gz.body().as_ref())
@@ -77,10 +79,10 @@ async fn health_reports_the_database() {
     );
     assert!(a.header("x-request-id").is_some());
 
-    let mut config = db.config().database;
-    config.url =
+    let mut config = db.config();
+    config.database.url =
         Secret::new("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2");
-    let down = ServiceState::new(&config, &HttpConfig::default()).unwrap();
+    let down = ServiceState::new(&config).await.unwrap();
     let a = call(&down, Event::new("GET", "/api/health")).await;
     a.problem(503);
     assert_eq!(a.header("retry-after"), Some("5"));
@@ -101,10 +103,11 @@ async fn other_methods_and_paths() {
 #[tokio::test]
 async fn cors_preflight_and_headers_when_configured() {
     let db = TestDb::new().await;
-    let http = HttpConfig {
+    let mut config = db.config();
+    config.http = HttpConfig {
         cors_allow_origins: vec!["http://localhost:5173".into()],
     };
-    let state = ServiceState::new(&db.config().database, &http).unwrap();
+    let state = ServiceState::new(&config).await.unwrap();
     let a = call(
         &state,
         Event::new("OPTIONS", "/api/health")
@@ -149,9 +152,7 @@ async fn cors_preflight_and_headers_when_configured() {
     assert_eq!(a.header("access-control-allow-origin"), None);
 }
 
-#[tokio::test]
-async fn routes_match_the_table() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
-    shared::testing::routes::assert_function_routes(&state, "docs", route).await;
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("docs", &routes());
 }

@@ -1,28 +1,20 @@
 //! `task`: read, replace and delete one of the caller's tasks.
 
-use lambda_http::{Error, Request, http::Method};
-use shared::http::{ApiError, ApiResult, path_param};
-use shared::{AppState, api};
-
-const PATH: &str = "/api/{user_id}/tasks/{id}";
+use lambda_http::Error;
+use shared::http::Router;
+use shared::{TaskState, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = AppState::from_env().await?;
-    shared::http::run(state, route).await
+    shared::start::<TaskState>(routes()).await
 }
 
-async fn route(state: &AppState, req: Request) -> ApiResult {
-    let [user_id, id] = path_param(&req, PATH)?;
-    match *req.method() {
-        Method::GET => api::tasks::get(state, &req, &user_id, &id).await,
-        Method::PUT => api::tasks::replace(state, &req, &user_id, &id).await,
-        Method::DELETE => api::tasks::delete(state, &req, &user_id, &id).await,
-        _ => Err(ApiError::MethodNotAllowed {
-            allow: "GET, PUT, DELETE",
-        }),
-    }
+fn routes() -> Router<TaskState> {
+    const TASK: &str = "/api/{user_id}/tasks/{id}";
+    Router::new()
+        .get(TASK, |s, req, p| Box::pin(api::tasks::get(s, req, p)))
+        .put(TASK, |s, req, p| Box::pin(api::tasks::replace(s, req, p)))
+        .delete(TASK, |s, req, p| Box::pin(api::tasks::delete(s, req, p)))
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
 
-use super::route;
+use super::routes;
 use serde_json::{Value, json};
-use shared::AppState;
-use shared::testing::{ANN, Answer, BOB, Event, MISSING, TestDb, seed_task, token};
+use shared::TaskState;
+use testkit::{ANN, Answer, BOB, Event, MISSING, TestDb, seed_task, token};
 
-async fn call(state: &AppState, event: Event) -> Answer {
-    shared::testing::call(state, route, event).await
+async fn call(state: &TaskState, event: Event) -> Answer {
+    testkit::call(state, &routes(), event).await
 }
 
 fn at(method: &str, user: &str, id: &str) -> Event {
@@ -28,9 +28,9 @@ async fn stored(db: &TestDb, id: uuid::Uuid) -> Option<(String, Option<String>, 
 #[tokio::test]
 async fn get_returns_the_task() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let task = seed_task(&state, ANN, "read me").await;
-    let ann = token(&state, ANN);
+    let state: TaskState = db.state().await;
+    let task = seed_task(&state.db, ANN, "read me").await;
+    let ann = token(ANN);
     let a = call(&state, at("GET", ANN, &task.id.to_string()).bearer(&ann)).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["id"], task.id.to_string());
@@ -56,9 +56,9 @@ async fn get_returns_the_task() {
 #[tokio::test]
 async fn put_replaces_the_whole_task() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "before").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "before").await;
     let id = task.id.to_string();
     let a = call(
         &state,
@@ -102,9 +102,9 @@ async fn put_replaces_the_whole_task() {
 #[tokio::test]
 async fn put_validates_and_changes_nothing() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "keep").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "keep").await;
     let id = task.id.to_string();
     for (body, fields) in [
         (json!({"title": "x"}), vec!["completed"]),
@@ -164,9 +164,9 @@ async fn put_validates_and_changes_nothing() {
 #[tokio::test]
 async fn delete_answers_with_the_task_once() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
-    let task = seed_task(&state, ANN, "bye").await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "bye").await;
     let id = task.id.to_string();
     let a = call(&state, at("DELETE", ANN, &id).bearer(&ann)).await;
     assert_eq!((a.status, &a.body["title"]), (200, &json!("bye")));
@@ -185,10 +185,10 @@ async fn delete_answers_with_the_task_once() {
 #[tokio::test]
 async fn another_users_task_is_forbidden_or_invisible() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let task = seed_task(&state, ANN, "ann's secret").await;
+    let state: TaskState = db.state().await;
+    let task = seed_task(&state.db, ANN, "ann's secret").await;
     let id = task.id.to_string();
-    let bob = token(&state, BOB);
+    let bob = token(BOB);
     let body = json!({"title": "pwned", "completed": true});
     // Bob's token on Ann's path: 403 for every method.
     for method in ["GET", "PUT", "DELETE"] {
@@ -212,38 +212,33 @@ async fn another_users_task_is_forbidden_or_invisible() {
 #[tokio::test]
 async fn tokens_come_first() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     for method in ["GET", "PUT", "DELETE"] {
         call(&state, at(method, ANN, "not-a-uuid"))
             .await
             .problem(401);
-        call(
-            &state,
-            at(method, ANN, "not-a-uuid").bearer(&token(&state, BOB)),
-        )
-        .await
-        .problem(403);
+        call(&state, at(method, ANN, "not-a-uuid").bearer(&token(BOB)))
+            .await
+            .problem(403);
     }
-    let a = call(&state, at("POST", ANN, MISSING).bearer(&token(&state, ANN))).await;
+    let a = call(&state, at("POST", ANN, MISSING).bearer(&token(ANN))).await;
     a.problem(405);
     assert_eq!(a.header("allow"), Some("GET, PUT, DELETE"));
 }
 
-#[tokio::test]
-async fn routes_match_the_table() {
-    let db = TestDb::new().await;
-    let state = db.state().await;
-    shared::testing::routes::assert_function_routes(&state, "task", route).await;
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("task", &routes());
 }
 
 /// The quality bar: a task request costs one database round trip.
 #[tokio::test]
 async fn each_request_is_one_round_trip() {
     let db = TestDb::new().await;
-    let trips = shared::testing::RoundTrips::proxy(&db).await;
-    let state = trips.state(&db).await;
-    let ann = token(&state, ANN);
-    let id = seed_task(&state, ANN, "t").await.id.to_string();
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: TaskState = trips.state(&db).await;
+    let ann = token(ANN);
+    let id = seed_task(&state.db, ANN, "t").await.id.to_string();
     let requests = [
         at("GET", ANN, &id),
         at("PUT", ANN, &id).json(&json!({"title": "u", "completed": true})),

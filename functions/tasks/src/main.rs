@@ -1,25 +1,22 @@
 //! `tasks`: list and create the caller's tasks.
 
-use lambda_http::{Error, Request, http::Method};
-use shared::http::{ApiError, ApiResult, path_param};
-use shared::{AppState, api};
-
-const PATH: &str = "/api/{user_id}/tasks";
+use lambda_http::Error;
+use shared::http::Router;
+use shared::{TaskState, api};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
-    let state = AppState::from_env().await?;
-    shared::http::run(state, route).await
+    shared::start::<TaskState>(routes()).await
 }
 
-async fn route(state: &AppState, req: Request) -> ApiResult {
-    let [user_id] = path_param(&req, PATH)?;
-    match *req.method() {
-        Method::GET => api::tasks::list(state, &req, &user_id).await,
-        Method::POST => api::tasks::create(state, &req, &user_id).await,
-        _ => Err(ApiError::MethodNotAllowed { allow: "GET, POST" }),
-    }
+fn routes() -> Router<TaskState> {
+    Router::new()
+        .get("/api/{user_id}/tasks", |s, req, p| {
+            Box::pin(api::tasks::list(s, req, p))
+        })
+        .post("/api/{user_id}/tasks", |s, req, p| {
+            Box::pin(api::tasks::create(s, req, p))
+        })
 }
 
 #[cfg(test)]

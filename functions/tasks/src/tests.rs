@@ -1,13 +1,13 @@
 //! Handler tests: real API Gateway v2 events against a real, throwaway Postgres.
 
-use super::route;
+use super::routes;
 use serde_json::{Value, json};
-use shared::AppState;
-use shared::testing::{ANN, Answer, BOB, Event, TestDb, seed_task, token};
+use shared::TaskState;
 use std::collections::HashSet;
+use testkit::{ANN, Answer, BOB, Event, TestDb, seed_task, token};
 
-async fn call(state: &AppState, event: Event) -> Answer {
-    shared::testing::call(state, route, event).await
+async fn call(state: &TaskState, event: Event) -> Answer {
+    testkit::call(state, &routes(), event).await
 }
 
 fn list(user: &str, query: &str) -> Event {
@@ -30,10 +30,10 @@ async fn count(db: &TestDb) -> i64 {
 #[tokio::test]
 async fn create_returns_the_task_and_its_location() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     let a = call(
         &state,
-        create(ANN, &json!({"title": "  Buy milk  ", "unknown": 1})).bearer(&token(&state, ANN)),
+        create(ANN, &json!({"title": "  Buy milk  ", "unknown": 1})).bearer(&token(ANN)),
     )
     .await;
     assert_eq!(a.status, 201, "{}", a.body);
@@ -56,7 +56,7 @@ async fn create_returns_the_task_and_its_location() {
             ANN,
             &json!({"title": "t", "description": "d", "completed": true}),
         )
-        .bearer(&token(&state, ANN)),
+        .bearer(&token(ANN)),
     )
     .await;
     assert_eq!(
@@ -69,8 +69,8 @@ async fn create_returns_the_task_and_its_location() {
 #[tokio::test]
 async fn create_refuses_bad_bodies_and_stores_nothing() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
     let cases = [
         (json!({}), vec!["title"]),
         (json!({"title": "   "}), vec!["title"]),
@@ -132,7 +132,7 @@ async fn create_refuses_bad_bodies_and_stores_nothing() {
 #[tokio::test]
 async fn tokens_are_required_and_checked() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     for event in [list(ANN, ""), create(ANN, &json!({"title": "x"}))] {
         let a = call(&state, event).await;
         a.problem(401);
@@ -144,8 +144,7 @@ async fn tokens_are_required_and_checked() {
         a.header("www-authenticate"),
         Some(r#"Bearer error="invalid_token""#)
     );
-    let expired = state
-        .tokens
+    let expired = shared::auth::TokenIssuer::new(&TestDb::auth_config())
         .sign(&json!({"sub": ANN, "exp": chrono::Utc::now().timestamp() - 3600}))
         .unwrap();
     call(&state, list(ANN, "").bearer(&expired))
@@ -154,13 +153,13 @@ async fn tokens_are_required_and_checked() {
     // Scheme is case-insensitive.
     let a = call(
         &state,
-        list(ANN, "").header("authorization", &format!("bEaReR {}", token(&state, ANN))),
+        list(ANN, "").header("authorization", &format!("bEaReR {}", token(ANN))),
     )
     .await;
     assert_eq!(a.status, 200);
     let a = call(
         &state,
-        list(ANN, "").header("authorization", &format!("Basic {}", token(&state, ANN))),
+        list(ANN, "").header("authorization", &format!("Basic {}", token(ANN))),
     )
     .await;
     a.problem(401);
@@ -169,21 +168,21 @@ async fn tokens_are_required_and_checked() {
 #[tokio::test]
 async fn checks_run_in_contract_order() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     // 401 before 403 before 400.
     call(&state, list(ANN, "?page=0")).await.problem(401);
-    call(&state, list(ANN, "?page=0").bearer(&token(&state, BOB)))
+    call(&state, list(ANN, "?page=0").bearer(&token(BOB)))
         .await
         .problem(403);
     assert_eq!(
-        call(&state, list(ANN, "?page=0").bearer(&token(&state, ANN)))
+        call(&state, list(ANN, "?page=0").bearer(&token(ANN)))
             .await
             .error_fields(),
         ["page"]
     );
     call(
         &state,
-        create(ANN, &json!({"title": ""})).bearer(&token(&state, BOB)),
+        create(ANN, &json!({"title": ""})).bearer(&token(BOB)),
     )
     .await
     .problem(403);
@@ -192,9 +191,9 @@ async fn checks_run_in_contract_order() {
 #[tokio::test]
 async fn another_users_path_is_forbidden() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    seed_task(&state, ANN, "ann's").await;
-    let bob = token(&state, BOB);
+    let state: TaskState = db.state().await;
+    seed_task(&state.db, ANN, "ann's").await;
+    let bob = token(BOB);
     call(&state, list(ANN, "").bearer(&bob)).await.problem(403);
     call(
         &state,
@@ -211,9 +210,9 @@ async fn another_users_path_is_forbidden() {
 #[tokio::test]
 async fn subjects_need_not_be_uuids() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     let sub = "ba|user 42/ü";
-    let t = token(&state, sub);
+    let t = token(sub);
     let a = call(
         &state,
         create(
@@ -236,19 +235,15 @@ async fn subjects_need_not_be_uuids() {
     assert_eq!(a.body["total"], 1);
     assert_eq!(a.body["items"][0]["title"], "from better auth");
     // UUID subjects match their path in any case.
-    let a = call(
-        &state,
-        list(&ANN.to_uppercase(), "").bearer(&token(&state, ANN)),
-    )
-    .await;
+    let a = call(&state, list(&ANN.to_uppercase(), "").bearer(&token(ANN))).await;
     assert_eq!(a.status, 200);
 }
 
 #[tokio::test]
 async fn list_validates_each_parameter_by_name() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
     for (query, field) in [
         ("?page=0", "page"),
         ("?page=-1", "page"),
@@ -288,19 +283,19 @@ async fn list_validates_each_parameter_by_name() {
 #[tokio::test]
 async fn pages_visit_every_task_once_under_every_sort() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     let mut ids = HashSet::new();
     for i in 0..45 {
         // Repeated titles make ties that only `id` can order.
         ids.insert(
-            seed_task(&state, ANN, &format!("task {}", (i * 7) % 9))
+            seed_task(&state.db, ANN, &format!("task {}", (i * 7) % 9))
                 .await
                 .id
                 .to_string(),
         );
     }
-    seed_task(&state, BOB, "bob's").await;
-    let ann = token(&state, ANN);
+    seed_task(&state.db, BOB, "bob's").await;
+    let ann = token(ANN);
     for sort_by in ["created_at", "updated_at", "title"] {
         for order in ["asc", "desc"] {
             let mut seen = Vec::new();
@@ -382,8 +377,8 @@ async fn pages_visit_every_task_once_under_every_sort() {
 #[tokio::test]
 async fn list_filters_on_completed() {
     let db = TestDb::new().await;
-    let state = db.state().await;
-    let ann = token(&state, ANN);
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
     for (title, done) in [("a", true), ("b", false), ("c", true)] {
         call(
             &state,
@@ -422,7 +417,7 @@ async fn list_filters_on_completed() {
         ),
         (0, Some(2), Some(2))
     );
-    let a = call(&state, list(BOB, "").bearer(&token(&state, BOB))).await;
+    let a = call(&state, list(BOB, "").bearer(&token(BOB))).await;
     assert_eq!(
         (a.body["total"].as_i64(), a.body["total_pages"].as_i64()),
         (Some(0), Some(0))
@@ -432,10 +427,10 @@ async fn list_filters_on_completed() {
 #[tokio::test]
 async fn other_methods_and_paths() {
     let db = TestDb::new().await;
-    let state = db.state().await;
+    let state: TaskState = db.state().await;
     let a = call(
         &state,
-        Event::new("DELETE", &format!("/api/{ANN}/tasks")).bearer(&token(&state, ANN)),
+        Event::new("DELETE", &format!("/api/{ANN}/tasks")).bearer(&token(ANN)),
     )
     .await;
     a.problem(405);
@@ -445,20 +440,18 @@ async fn other_methods_and_paths() {
         .problem(404);
 }
 
-#[tokio::test]
-async fn routes_match_the_table() {
-    let db = TestDb::new().await;
-    let state = db.state().await;
-    shared::testing::routes::assert_function_routes(&state, "tasks", route).await;
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("tasks", &routes());
 }
 
 /// The quality bar: a task request costs one database round trip.
 #[tokio::test]
 async fn each_request_is_one_round_trip() {
     let db = TestDb::new().await;
-    let trips = shared::testing::RoundTrips::proxy(&db).await;
-    let state = trips.state(&db).await;
-    let ann = token(&state, ANN);
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: TaskState = trips.state(&db).await;
+    let ann = token(ANN);
     let (n, a) = trips
         .of(call(
             &state,

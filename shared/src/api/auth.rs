@@ -1,10 +1,10 @@
 //! `POST /api/auth/signup`, `/api/auth/login`, `/api/v1/auth/register`, `/api/v1/auth/token`.
 
-use crate::AppState;
+use crate::AuthState;
 use crate::auth::IssuedToken;
 use crate::db::users::{self, CreateError, Taken, User};
-use crate::http::{ApiError, ApiResult, Fields, json, json_object};
-use crate::model::{Email, Password, Username};
+use crate::http::{ApiError, ApiResult, Params, form_body, json, json_object};
+use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
 use serde_json::Value;
@@ -27,7 +27,7 @@ struct NewAccount {
 fn text<'v, T>(
     parse: fn(&str) -> Result<T, String>,
 ) -> impl FnOnce(&'v Value) -> Result<T, String> {
-    move |value| parse(crate::http::json_string(value)?)
+    move |value| parse(json_string(value)?)
 }
 
 fn read_account(req: &Request, with_confirmation: bool) -> Result<NewAccount, ApiError> {
@@ -37,7 +37,7 @@ fn read_account(req: &Request, with_confirmation: bool) -> Result<NewAccount, Ap
     let email = fields.required("email", text(Email::parse));
     let password = fields.required("password", text(Password::parse));
     if with_confirmation {
-        let confirmation = fields.required("confirm_password", crate::http::json_string);
+        let confirmation = fields.required("confirm_password", json_string);
         if let (Some(password), Some(confirmation)) = (&password, confirmation)
             && password.expose() != confirmation
         {
@@ -55,7 +55,7 @@ fn read_account(req: &Request, with_confirmation: bool) -> Result<NewAccount, Ap
 /// Hashes the password and inserts the account: `Ok(Err(taken))` when the email or
 /// username already belongs to someone (decided by the unique indexes, so races are safe).
 async fn create_account(
-    state: &AppState,
+    state: &AuthState,
     account: &NewAccount,
 ) -> Result<Result<User, Taken>, ApiError> {
     let hash = state.passwords.hash(&account.password).await?;
@@ -67,11 +67,11 @@ async fn create_account(
 }
 
 /// `POST /api/auth/signup`: 201 with a session, 409 when the email or username is taken.
-pub async fn signup(state: &AppState, req: &Request) -> ApiResult {
+pub async fn signup(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let account = read_account(req, true)?;
     match create_account(state, &account).await? {
         Ok(user) => {
-            let token = state.tokens.issue(&user.id.to_string(), &user.username)?;
+            let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
             json(StatusCode::CREATED, &Session { user, token })
         }
         Err(taken) => Err(ApiError::Conflict(format!(
@@ -82,7 +82,7 @@ pub async fn signup(state: &AppState, req: &Request) -> ApiResult {
 }
 
 /// `POST /api/v1/auth/register`: 201 with the user; a taken email or username is a 400.
-pub async fn register(state: &AppState, req: &Request) -> ApiResult {
+pub async fn register(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let account = read_account(req, false)?;
     match create_account(state, &account).await? {
         Ok(user) => json(StatusCode::CREATED, &user),
@@ -92,7 +92,7 @@ pub async fn register(state: &AppState, req: &Request) -> ApiResult {
 
 /// A string that is not blank once trimmed.
 fn non_blank(value: &Value) -> Result<&str, String> {
-    let text = crate::http::json_string(value)?.trim();
+    let text = json_string(value)?.trim();
     if text.is_empty() {
         return Err("must not be blank".into());
     }
@@ -101,13 +101,13 @@ fn non_blank(value: &Value) -> Result<&str, String> {
 
 /// `POST /api/auth/login`: `username` (the username or the email) or `email`, and
 /// `password`. A given identifier must not be blank; `username` wins when both are.
-pub async fn login(state: &AppState, req: &Request) -> ApiResult {
+pub async fn login(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let body = json_object(req)?;
     let mut fields = Fields::new(&body);
     let username = fields.optional("username", non_blank);
     let email = fields.optional("email", non_blank);
     let password = fields.required("password", |v| {
-        crate::http::json_string(v).and_then(|p| {
+        json_string(v).and_then(|p| {
             if p.is_empty() {
                 Err("is required".to_owned())
             } else {
@@ -121,19 +121,19 @@ pub async fn login(state: &AppState, req: &Request) -> ApiResult {
     let identifier = (|| username?.or(email?))();
     let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
     let user = check_credentials(state, identifier, password).await?;
-    let token = state.tokens.issue(&user.id.to_string(), &user.username)?;
+    let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
     json(StatusCode::OK, &Session { user, token })
 }
 
 /// `POST /api/v1/auth/token`: the OAuth2 password grant, as Swagger UI's dialog sends it.
-pub async fn token(state: &AppState, req: &Request) -> ApiResult {
-    let form = crate::http::form_body(req)?;
+pub async fn token(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
+    let form = form_body(req)?;
     let get = |name: &str| {
         form.iter()
             .find(|(key, _)| key == name)
             .map(|(_, value)| value.as_str())
     };
-    let mut errors = crate::http::FieldErrors::default();
+    let mut errors = FieldErrors::default();
     if let Some(grant) = get("grant_type")
         && grant != "password"
     {
@@ -154,14 +154,14 @@ pub async fn token(state: &AppState, req: &Request) -> ApiResult {
     let user = check_credentials(state, username, password).await?;
     json(
         StatusCode::OK,
-        &state.tokens.issue(&user.id.to_string(), &user.username)?,
+        &state.issuer.issue(&user.id.to_string(), &user.username)?,
     )
 }
 
 /// The account for these credentials, or the same 401 whether the account is missing or
 /// the password wrong; both paths run one bcrypt verification, so they take as long.
 async fn check_credentials(
-    state: &AppState,
+    state: &AuthState,
     identifier: &str,
     password: &str,
 ) -> Result<User, ApiError> {

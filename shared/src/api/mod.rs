@@ -1,5 +1,7 @@
-//! What each route does. A function's `main.rs` matches method and path and calls one
-//! of these; each takes the state and the request and returns a response or an error.
+//! What each route does: the handlers a function's route table names. Each takes the
+//! state, the request and the path parameters, reads the request with `http`'s
+//! helpers, calls the domain (`auth`, `model`, `db`) and answers with a response or an
+//! error that `http` turns into a problem document.
 
 pub mod auth;
 pub mod service;

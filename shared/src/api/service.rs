@@ -1,16 +1,16 @@
 //! Service routes: the health check.
 
-use crate::db::Database;
-use crate::http::{ApiError, ApiResult, json};
-use lambda_http::http::StatusCode;
+use crate::ServiceState;
+use crate::http::{ApiError, ApiResult, Params, json};
+use lambda_http::{Request, http::StatusCode};
 
 /// `GET /api/health`: 200 when the database answers, else 503 with `Retry-After`.
-pub async fn health(db: &Database) -> ApiResult {
-    match db.ping().await {
+pub async fn health(state: &ServiceState, _: &Request, _: &Params) -> ApiResult {
+    match state.db.ping().await {
         Ok(()) => json(
             StatusCode::OK,
             &serde_json::json!({"status": "ok", "database": "ok"}),
         ),
-        Err(error) => Err(ApiError::Unavailable(error.to_string())),
+        Err(error) => Err(ApiError::Unavailable(Box::new(error))),
     }
 }

@@ -1,22 +1,21 @@
 //! The task routes. Checks run in the contract's order: 401 (token) → 403 (path
 //! `user_id` is not the token's subject) → 400 (ids, query, body) → 404 → success.
 
-use crate::AppState;
-use crate::auth::{Subject, authenticate};
+use crate::TaskState;
 use crate::db::tasks::{self, Task};
 use crate::http::{
-    ApiError, ApiResult, Fields, json, json_bool, json_object, json_with_location,
+    ApiError, ApiResult, Params, authenticate, json, json_object, json_with_location,
     optional_json_object, query_param,
 };
-use crate::model::{ListQuery, TaskChanges};
+use crate::model::{Fields, ListQuery, Subject, TaskChanges, json_bool};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
 use uuid::Uuid;
 
 /// The token's subject, if the path's `user_id` names it.
-async fn owner(state: &AppState, req: &Request, user_id: &str) -> Result<Subject, ApiError> {
-    let subject = authenticate(&state.tokens, req).await?;
-    if !subject.is(user_id) {
+async fn owner(state: &TaskState, req: &Request, params: &Params) -> Result<Subject, ApiError> {
+    let subject = authenticate(&state.verifier, req).await?;
+    if !subject.is(params.get("user_id")) {
         return Err(ApiError::Forbidden(
             "The path's user_id is not the token's subject.".into(),
         ));
@@ -24,8 +23,8 @@ async fn owner(state: &AppState, req: &Request, user_id: &str) -> Result<Subject
     Ok(subject)
 }
 
-fn task_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(raw).map_err(|_| ApiError::validation("id", "must be a UUID"))
+fn task_id(params: &Params) -> Result<Uuid, ApiError> {
+    Uuid::try_parse(params.get("id")).map_err(|_| ApiError::validation("id", "must be a UUID"))
 }
 
 fn found(task: Option<Task>) -> ApiResult {
@@ -45,8 +44,8 @@ struct ListBody {
 }
 
 /// `GET /api/{user_id}/tasks`
-pub async fn list(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
+pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
     let query = ListQuery::parse(|name| query_param(req, name))?;
     let page = tasks::list(&state.db, &owner, &query).await?;
     let page_size = query.page_size.get();
@@ -63,8 +62,8 @@ pub async fn list(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
 }
 
 /// `POST /api/{user_id}/tasks`: 201 with `Location`.
-pub async fn create(state: &AppState, req: &Request, user_id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
+pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
     let changes = TaskChanges::for_create(&json_object(req)?)?;
     let task = tasks::create(&state.db, &owner, &changes).await?;
     let location = format!("/api/{}/tasks/{}", owner_in_path(&owner), task.id);
@@ -83,39 +82,39 @@ fn owner_in_path(owner: &Subject) -> String {
 }
 
 /// `GET /api/{user_id}/tasks/{id}`
-pub async fn get(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
-    let id = task_id(id)?;
+pub async fn get(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
+    let id = task_id(params)?;
     found(tasks::get(&state.db, &owner, id).await?)
 }
 
 /// `PUT /api/{user_id}/tasks/{id}`: full replacement.
-pub async fn replace(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
-    let id = task_id(id);
-    let changes = json_object(req).and_then(|body| TaskChanges::for_replace(&body));
+pub async fn replace(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
+    let id = task_id(params);
+    let changes = json_object(req).and_then(|body| Ok(TaskChanges::for_replace(&body)?));
     let (id, changes) = merge_errors(id, changes)?;
     found(tasks::replace(&state.db, &owner, id, &changes).await?)
 }
 
 /// `DELETE /api/{user_id}/tasks/{id}`: answers with the deleted task.
-pub async fn delete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
-    let id = task_id(id)?;
+pub async fn delete(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
+    let id = task_id(params)?;
     found(tasks::delete(&state.db, &owner, id).await?)
 }
 
 /// `PATCH /api/{user_id}/tasks/{id}/complete`: `{"completed": bool}` sets it; no body,
 /// an empty body or `{}` toggles it.
-pub async fn complete(state: &AppState, req: &Request, user_id: &str, id: &str) -> ApiResult {
-    let owner = owner(state, req, user_id).await?;
-    let id = task_id(id);
+pub async fn complete(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
+    let owner = owner(state, req, params).await?;
+    let id = task_id(params);
     let completed = optional_json_object(req).and_then(|body| match body {
         None => Ok(None),
         Some(body) => {
             let mut fields = Fields::new(&body);
             let completed = fields.optional("completed", json_bool);
-            fields.finish(completed)
+            Ok(fields.finish(completed)?)
         }
     });
     let (id, completed) = merge_errors(id, completed)?;

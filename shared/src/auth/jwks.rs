@@ -5,22 +5,15 @@
 //! (an `oct` key in a public key set would let anyone mint tokens), and a token's `alg`
 //! must be its key's own.
 
-use super::Subject;
-use crate::http::ApiError;
+use super::AuthError;
+use super::claims::{LEEWAY_SECONDS, Verified};
+use crate::config::JwksConfig;
+use crate::model::Subject;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
-
-/// Where the keys are and what their tokens must say.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwksConfig {
-    pub url: String,
-    pub issuer: String,
-    pub audience: String,
-}
 
 /// A fetched key and the one algorithm it verifies.
 #[derive(Clone)]
@@ -44,20 +37,18 @@ pub struct JwksVerifier {
     cache: Mutex<Cache>,
 }
 
-#[derive(Deserialize)]
-struct Verified {
-    sub: String,
-}
-
-fn rejected(detail: &str) -> ApiError {
-    ApiError::Unauthorized {
-        detail: detail.to_owned(),
-        token_sent: true,
-    }
+fn rejected(detail: &str) -> AuthError {
+    AuthError::rejected(detail)
 }
 
 impl JwksVerifier {
-    pub fn new(config: JwksConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: JwksConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(crate::tls::client_config().expect("TLS configuration builds"))
+            .connect_timeout(Duration::from_secs(2))
+            .timeout(Duration::from_secs(4))
+            .build()
+            .expect("HTTP client builds");
         Self {
             config,
             http,
@@ -66,7 +57,7 @@ impl JwksVerifier {
     }
 
     /// The subject of a token signed by a key of the set.
-    pub async fn verify(&self, token: &str, header: &Header) -> Result<Subject, ApiError> {
+    pub async fn verify(&self, token: &str, header: &Header) -> Result<Subject, AuthError> {
         let kid = header
             .kid
             .as_deref()
@@ -79,7 +70,7 @@ impl JwksVerifier {
             return Err(rejected("The token's algorithm is not its key's."));
         }
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = super::tokens::LEEWAY_SECONDS;
+        validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
         validation.set_issuer(&[&self.config.issuer]);
         validation.set_audience(&[&self.config.audience]);
@@ -92,10 +83,10 @@ impl JwksVerifier {
                 _ => rejected("The token is invalid."),
             },
         )?;
-        Subject::parse(&data.claims.sub).map_err(|e| rejected(&format!("The token's {e}.")))
+        data.claims.subject()
     }
 
-    async fn key(&self, kid: &str) -> Result<Option<Key>, ApiError> {
+    async fn key(&self, kid: &str) -> Result<Option<Key>, AuthError> {
         let mut cache = self.cache.lock().await;
         if let Some(key) = cache.keys.get(kid) {
             return Ok(Some(key.clone()));
@@ -112,9 +103,10 @@ impl JwksVerifier {
         Ok(cache.keys.get(kid).cloned())
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Key>, ApiError> {
-        let unavailable =
-            |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("fetching the JWKS: {e}"));
+    async fn fetch(&self) -> Result<HashMap<String, Key>, AuthError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            AuthError::KeySetUnavailable(format!("fetching {}: {e}", self.config.url).into())
+        };
         let response = self
             .http
             .get(&self.config.url)
@@ -215,10 +207,9 @@ mod tests {
     }
 
     mod served {
-        use super::super::JwksConfig;
-        use crate::auth::TokenService;
-        use crate::config::{AuthConfig, Secret};
-        use crate::http::ApiError;
+        use crate::auth::{AuthError, IssuedToken, TokenIssuer, TokenVerifier};
+        use crate::config::{AuthConfig, JwksConfig, Secret};
+        use crate::model::Subject;
         use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
         use base64::Engine;
         use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -267,7 +258,19 @@ mod tests {
             }
         }
 
-        fn service(url: &str) -> (TokenService, String) {
+        /// Issues and verifies with one configuration, as `auth` and a task function do.
+        struct Service(TokenIssuer, TokenVerifier);
+
+        impl Service {
+            fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, AuthError> {
+                self.0.issue(sub, username)
+            }
+            async fn verify(&self, token: &str) -> Result<Subject, AuthError> {
+                self.1.verify(token).await
+            }
+        }
+
+        fn service(url: &str) -> (Service, String) {
             let origin = url.trim_end_matches("/api/auth/jwks").to_owned();
             let config = AuthConfig {
                 secret: Secret::new(SECRET),
@@ -281,7 +284,10 @@ mod tests {
                     audience: origin.clone(),
                 }),
             };
-            (TokenService::new(&config), origin)
+            (
+                Service(TokenIssuer::new(&config), TokenVerifier::new(&config)),
+                origin,
+            )
         }
 
         fn sign(signer: &Signer, alg: Algorithm, kid: &str, claims: Value) -> String {
@@ -294,17 +300,8 @@ mod tests {
             jsonwebtoken::get_current_timestamp()
         }
 
-        fn is_401(result: Result<crate::auth::Subject, ApiError>) {
-            assert!(
-                matches!(
-                    result,
-                    Err(ApiError::Unauthorized {
-                        token_sent: true,
-                        ..
-                    })
-                ),
-                "{result:?}"
-            );
+        fn is_401(result: Result<Subject, AuthError>) {
+            assert!(matches!(result, Err(AuthError::Rejected(_))), "{result:?}");
         }
 
         #[tokio::test]
@@ -415,7 +412,7 @@ mod tests {
             );
             assert!(matches!(
                 service.verify(&token).await,
-                Err(ApiError::Unavailable(_))
+                Err(AuthError::KeySetUnavailable(_))
             ));
             // Within the minute it is not asked again: the kid is simply unknown.
             is_401(service.verify(&token).await);

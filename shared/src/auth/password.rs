@@ -1,6 +1,6 @@
 //! bcrypt hashing, run on the blocking pool so a slow hash never stalls the runtime.
 
-use crate::http::ApiError;
+use super::AuthError;
 use crate::model::Password;
 
 /// Hashes of random, forgotten passwords, one per allowed cost (10–14). A login for an
@@ -28,18 +28,18 @@ impl Passwords {
         }
     }
 
-    pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: &Password) -> Result<String, AuthError> {
         let password = password.expose().to_owned();
         let cost = self.cost;
         tokio::task::spawn_blocking(move || bcrypt::hash(password, cost))
             .await
-            .map_err(|e| ApiError::Internal(format!("hashing task failed: {e}")))?
-            .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))
+            .map_err(|e| AuthError::failed("the hashing task", e))?
+            .map_err(|e| AuthError::failed("hashing a password", e))
     }
 
     /// Whether `password` matches `hash`; with no hash (unknown account) the work is
     /// done against a dummy hash all the same and the answer is `false`.
-    pub async fn verify(&self, password: &str, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: &str, hash: Option<String>) -> Result<bool, AuthError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash().to_owned());
         // Longer than bcrypt reads can never match (signup refuses it); verify a
@@ -48,9 +48,9 @@ impl Passwords {
         let password: Vec<u8> = password.bytes().take(Password::MAX_BYTES).collect();
         let matched = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
-            .map_err(|e| ApiError::Internal(format!("verifying task failed: {e}")))?
+            .map_err(|e| AuthError::failed("the verifying task", e))?
             // A stored hash that does not parse is data corruption, not a client error.
-            .map_err(|e| ApiError::Internal(format!("verifying failed: {e}")))?;
+            .map_err(|e| AuthError::failed("verifying a password", e))?;
         Ok(known && matched && !too_long)
     }
 

@@ -1,8 +1,10 @@
 //! HS256 access tokens: issued by `auth`, verified by every task function.
 
-use super::Subject;
+use super::AuthError;
+use super::claims::{LEEWAY_SECONDS, Verified};
+use super::jwks::JwksVerifier;
 use crate::config::AuthConfig;
-use crate::http::ApiError;
+use crate::model::Subject;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
 
@@ -28,29 +30,59 @@ pub struct IssuedToken {
     pub expires_in: u64,
 }
 
-/// Only the claims a task function reads; the rest was checked by `Validation`.
-#[derive(Deserialize)]
-struct Verified {
-    sub: String,
-}
-
-/// Keys and rules, built once per cold start.
-pub struct TokenService {
-    jwks: Option<super::jwks::JwksVerifier>,
+/// Signs this service's tokens (the `auth` function only). Built once per cold start.
+pub struct TokenIssuer {
     encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
     expires_in: u64,
     issuer: Option<String>,
     audience: Option<String>,
 }
 
-/// Clock skew tolerated on `exp` and `nbf`.
-pub const LEEWAY_SECONDS: u64 = 60;
-
-impl TokenService {
+impl TokenIssuer {
     pub fn new(config: &AuthConfig) -> Self {
-        let secret = config.secret.expose().as_bytes();
+        Self {
+            encoding: EncodingKey::from_secret(config.secret.expose().as_bytes()),
+            expires_in: config.expires_in,
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+        }
+    }
+
+    /// A signed token for `sub`.
+    pub fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, AuthError> {
+        let iat = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: sub.to_owned(),
+            username: Some(username.to_owned()),
+            iat,
+            exp: iat + self.expires_in,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        self.sign(&claims).map(|access_token| IssuedToken {
+            access_token,
+            token_type: "bearer",
+            expires_in: self.expires_in,
+        })
+    }
+
+    /// Signs arbitrary claims with this service's key (tests and tools use it too).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, AuthError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(|e| AuthError::failed("signing a token", e))
+    }
+}
+
+/// Checks bearer tokens: ours (HS256 under `BETTER_AUTH_SECRET`) and, when configured,
+/// Better Auth's (its key set). Built once per cold start.
+pub struct TokenVerifier {
+    jwks: Option<JwksVerifier>,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenVerifier {
+    pub fn new(config: &AuthConfig) -> Self {
         // Exactly HS256: `none`, RS*, ES*, EdDSA and HS384/512 are refused under this key.
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = LEEWAY_SECONDS;
@@ -69,82 +101,38 @@ impl TokenService {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        let jwks = config.jwks.clone().map(|jwks| {
-            let http = reqwest::Client::builder()
-                .use_preconfigured_tls(
-                    crate::tls::client_config().expect("TLS configuration builds"),
-                )
-                .connect_timeout(std::time::Duration::from_secs(2))
-                .timeout(std::time::Duration::from_secs(4))
-                .build()
-                .expect("HTTP client builds");
-            super::jwks::JwksVerifier::new(jwks, http)
-        });
         Self {
-            jwks,
-            encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            jwks: config.jwks.clone().map(JwksVerifier::new),
+            decoding: DecodingKey::from_secret(config.secret.expose().as_bytes()),
             validation,
-            expires_in: config.expires_in,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
         }
     }
 
-    /// A signed token for `sub`.
-    pub fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, ApiError> {
-        let iat = jsonwebtoken::get_current_timestamp();
-        let claims = Claims {
-            sub: sub.to_owned(),
-            username: Some(username.to_owned()),
-            iat,
-            exp: iat + self.expires_in,
-            iss: self.issuer.clone(),
-            aud: self.audience.clone(),
-        };
-        self.sign(&claims).map(|access_token| IssuedToken {
-            access_token,
-            token_type: "bearer",
-            expires_in: self.expires_in,
-        })
-    }
-
-    /// Signs arbitrary claims with this service's key (tests and tools use it too).
-    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, ApiError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
-            .map_err(|e| ApiError::Internal(format!("signing token: {e}")))
-    }
-
-    /// The subject of a valid token, or a 401 that says why without leaking detail.
+    /// The subject of a valid token, or why it was refused, without leaking detail.
     ///
     /// HS256 tokens are checked against `BETTER_AUTH_SECRET` only; with a JWKS
     /// configured, asymmetric ones against its keys; anything else is refused.
-    pub async fn verify(&self, token: &str) -> Result<Subject, ApiError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| rejected("The token is invalid."))?;
+    pub async fn verify(&self, token: &str) -> Result<Subject, AuthError> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| AuthError::rejected("The token is invalid."))?;
         match (header.alg, &self.jwks) {
             (Algorithm::HS256, _) => self.verify_hs256(token),
             (_, Some(jwks)) => jwks.verify(token, &header).await,
-            _ => Err(rejected("The token must be signed with HS256.")),
+            _ => Err(AuthError::rejected("The token must be signed with HS256.")),
         }
     }
 
-    fn verify_hs256(&self, token: &str) -> Result<Subject, ApiError> {
+    fn verify_hs256(&self, token: &str) -> Result<Subject, AuthError> {
         let data = jsonwebtoken::decode::<Verified>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
-                ErrorKind::ExpiredSignature => rejected("The token has expired."),
-                ErrorKind::ImmatureSignature => rejected("The token is not valid yet."),
-                ErrorKind::InvalidAlgorithm => rejected("The token must be signed with HS256."),
-                _ => rejected("The token is invalid."),
+            .map_err(|e| {
+                AuthError::rejected(match e.kind() {
+                    ErrorKind::ExpiredSignature => "The token has expired.",
+                    ErrorKind::ImmatureSignature => "The token is not valid yet.",
+                    ErrorKind::InvalidAlgorithm => "The token must be signed with HS256.",
+                    _ => "The token is invalid.",
+                })
             })?;
-        Subject::parse(&data.claims.sub).map_err(|e| rejected(&format!("The token's {e}.")))
-    }
-}
-
-fn rejected(detail: &str) -> ApiError {
-    ApiError::Unauthorized {
-        detail: detail.to_owned(),
-        token_sent: true,
+        data.claims.subject()
     }
 }
 
@@ -180,19 +168,31 @@ mod tests {
         .unwrap()
     }
 
-    fn detail(err: ApiError) -> String {
+    fn detail(err: AuthError) -> String {
         match err {
-            ApiError::Unauthorized {
-                detail,
-                token_sent: true,
-            } => detail,
-            other => panic!("expected 401, got {other:?}"),
+            AuthError::Rejected(detail) => detail,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// Issues and verifies with one configuration, as `auth` and a task function do.
+    struct Service(TokenIssuer, TokenVerifier);
+
+    impl Service {
+        fn new(config: &AuthConfig) -> Self {
+            Self(TokenIssuer::new(config), TokenVerifier::new(config))
+        }
+        fn issue(&self, sub: &str, username: &str) -> Result<IssuedToken, AuthError> {
+            self.0.issue(sub, username)
+        }
+        async fn verify(&self, token: &str) -> Result<Subject, AuthError> {
+            self.1.verify(token).await
         }
     }
 
     #[tokio::test]
     async fn issued_tokens_carry_the_claims_and_verify() {
-        let service = TokenService::new(&config());
+        let service = Service::new(&config());
         let issued = service.issue("user-1", "ann").unwrap();
         assert_eq!(issued.expires_in, 1800);
         let mut v = Validation::new(Algorithm::HS256);
@@ -217,7 +217,7 @@ mod tests {
 
     #[tokio::test]
     async fn only_hs256_is_accepted() {
-        let service = TokenService::new(&config());
+        let service = Service::new(&config());
         let claims = json!({"sub": "u", "exp": now() + 600});
         assert!(
             service
@@ -253,7 +253,7 @@ mod tests {
 
     #[tokio::test]
     async fn time_claims_are_enforced() {
-        let service = TokenService::new(&config());
+        let service = Service::new(&config());
         let t = now();
         assert_eq!(
             detail(
@@ -309,7 +309,7 @@ mod tests {
 
     #[tokio::test]
     async fn subject_rules() {
-        let service = TokenService::new(&config());
+        let service = Service::new(&config());
         let exp = now() + 600;
         detail(
             service
@@ -351,7 +351,7 @@ mod tests {
 
     #[tokio::test]
     async fn wrong_key_and_garbage_are_refused() {
-        let service = TokenService::new(&config());
+        let service = Service::new(&config());
         let other = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
             &json!({"sub": "u", "exp": now() + 60}),
@@ -367,7 +367,7 @@ mod tests {
         let mut cfg = config();
         cfg.issuer = Some("https://todo.example".into());
         cfg.audience = Some("todo-api".into());
-        let service = TokenService::new(&cfg);
+        let service = Service::new(&cfg);
         let issued = service.issue("u", "ann").unwrap();
         assert!(service.verify(&issued.access_token).await.is_ok());
         let exp = now() + 600;

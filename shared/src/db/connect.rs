@@ -38,7 +38,7 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
             })
         }))
         .build()
-        .map_err(|e| DbError::Other(format!("building the pool: {e}")))
+        .map_err(|e| DbError::Setup(format!("building the pool: {e}")))
 }
 
 /// What `DATABASE_URL` asks for: the connection settings, and the CA file to trust
@@ -54,7 +54,7 @@ struct Target {
 /// `system`, as in Neon's strings, means the compiled-in Mozilla roots), and other
 /// libpq-only options such as `sslcert` are dropped.
 fn parse(url: &str) -> Result<Target, DbError> {
-    let bad = |problem: &str| DbError::Other(format!("DATABASE_URL is invalid: {problem}"));
+    let bad = |problem: &str| DbError::Setup(format!("DATABASE_URL is invalid: {problem}"));
     let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
     if !matches!(parsed.scheme(), "postgres" | "postgresql") {
         return Err(bad("it must start with postgres:// or postgresql://"));
@@ -94,7 +94,7 @@ fn parse(url: &str) -> Result<Target, DbError> {
 }
 
 fn tls_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbError> {
-    let tls = |e: String| DbError::Other(format!("TLS setup: {e}"));
+    let tls = |e: String| DbError::Setup(format!("TLS setup: {e}"));
     let Some(path) = root_cert else {
         return crate::tls::client_config().map_err(|e| tls(e.to_string()));
     };
@@ -116,8 +116,6 @@ fn tls_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Secret;
-    use crate::testing::tls_cluster;
     use tokio_postgres::config::{ChannelBinding, SslMode};
 
     #[test]
@@ -160,53 +158,5 @@ mod tests {
         let not_pem = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"));
         let err = tls_config(Some(&not_pem)).err().unwrap().to_string();
         assert!(err.contains("no PEM certificate"), "{err}");
-    }
-
-    fn tls_url(query: &str) -> DatabaseConfig {
-        let c = tls_cluster();
-        DatabaseConfig {
-            url: Secret::new(format!(
-                "postgres://postgres:{}@localhost:{}/postgres?{query}",
-                c.password, c.port
-            )),
-            pool_max_size: 1,
-            auto_migrate: false,
-        }
-    }
-
-    /// Neon's settings against a server that takes only TLS and SCRAM: the certificate
-    /// is verified against the given CA and the host name, and channel binding holds.
-    #[tokio::test]
-    async fn tls_with_channel_binding_against_a_private_ca() {
-        let ca = tls_cluster().ca_file.display().to_string();
-        let pool = pool(&tls_url(&format!(
-            "sslmode=verify-full&channel_binding=require&sslrootcert={ca}"
-        )))
-        .unwrap();
-        let client = pool.get().await.expect("connects over TLS");
-        let row = client
-            .query_one(
-                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                &[],
-            )
-            .await
-            .unwrap();
-        assert!(row.get::<_, bool>(0), "the session is encrypted");
-    }
-
-    #[tokio::test]
-    async fn a_certificate_from_an_unknown_ca_is_refused() {
-        // The compiled-in Mozilla roots do not know the test CA.
-        let pool = pool(&tls_url("sslmode=require&sslrootcert=system")).unwrap();
-        let err = format!("{:?}", pool.get().await.expect_err("refused"));
-        assert!(err.contains("UnknownIssuer"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn the_server_refuses_a_connection_without_tls() {
-        // Proves the cluster above really demands TLS, so the tests above mean something.
-        let pool = pool(&tls_url("sslmode=disable")).unwrap();
-        let err = format!("{:?}", pool.get().await.expect_err("refused"));
-        assert!(err.contains("no encryption"), "{err}");
     }
 }

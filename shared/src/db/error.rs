@@ -1,27 +1,44 @@
-use crate::http::ApiError;
 use deadpool_postgres::PoolError;
+use std::time::Duration;
 use tokio_postgres::error::SqlState;
 
-/// What went wrong talking to Postgres, sorted by what the client should hear.
-/// `Debug` prints the message (it is what a failing `main` shows).
+/// What went wrong talking to Postgres, sorted by what the caller should do about it.
+/// The driver's error is kept as the `source()`; `Debug` prints the whole chain (it is
+/// what a failing `main` shows).
 #[derive(thiserror::Error)]
 pub enum DbError {
-    /// Cannot connect, connection lost, too many connections, shutting down, timed out.
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
+    /// Cannot connect, connection lost, too many connections, shutting down.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The request's time budget ran out.
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
     /// A unique index refused the row; the caller maps the index to a message.
-    #[error("unique violation on {constraint}")]
-    UniqueViolation { constraint: String },
+    #[error("unique index {constraint} refused the row")]
+    UniqueViolation {
+        constraint: String,
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// Postgres refused a value (class 22: data exception).
-    #[error("invalid input: {0}")]
-    InvalidInput(String),
-    #[error("database error: {0}")]
-    Other(String),
+    #[error("the database refused a value")]
+    InvalidInput(#[source] tokio_postgres::Error),
+    /// The pool could not be set up (the URL, TLS).
+    #[error("{0}")]
+    Setup(String),
+    #[error("database error")]
+    Other(#[source] tokio_postgres::Error),
 }
 
 impl std::fmt::Debug for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(self, f)
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
     }
 }
 
@@ -32,53 +49,34 @@ impl From<tokio_postgres::Error> for DbError {
             if *code == SqlState::UNIQUE_VIOLATION {
                 return Self::UniqueViolation {
                     constraint: db.constraint().unwrap_or_default().to_owned(),
+                    source: error,
                 };
             }
-            let class = &code.code()[..2];
-            return match class {
-                "22" => Self::InvalidInput(db.message().to_owned()),
+            return match &code.code()[..2] {
+                "22" => Self::InvalidInput(error),
                 // connection exceptions, insufficient resources, operator intervention
-                "08" | "53" | "57" => {
-                    Self::Unavailable(format!("{}: {}", code.code(), db.message()))
-                }
-                _ => Self::Other(format!("{}: {}", code.code(), db.message())),
+                "08" | "53" | "57" => Self::Unavailable(Box::new(error)),
+                _ => Self::Other(error),
             };
         }
         if error.is_closed()
             || std::error::Error::source(&error).is_some_and(|s| s.is::<std::io::Error>())
         {
-            return Self::Unavailable(error.to_string());
+            return Self::Unavailable(Box::new(error));
         }
-        Self::Other(error.to_string())
+        Self::Other(error)
     }
 }
 
 impl From<PoolError> for DbError {
     fn from(error: PoolError) -> Self {
         match error {
-            PoolError::Backend(e) => {
-                // Failing to open a connection is unavailability, whatever its cause.
-                match Self::from(e) {
-                    Self::Other(message) => Self::Unavailable(message),
-                    other => other,
-                }
-            }
-            other => Self::Unavailable(other.to_string()),
-        }
-    }
-}
-
-impl From<DbError> for ApiError {
-    fn from(error: DbError) -> Self {
-        match error {
-            DbError::Unavailable(cause) => ApiError::Unavailable(cause),
-            DbError::InvalidInput(_) => {
-                ApiError::BadRequest("The request holds a value the database cannot store.".into())
-            }
-            DbError::UniqueViolation { constraint } => ApiError::Conflict(format!(
-                "A record with these values already exists ({constraint})."
-            )),
-            DbError::Other(cause) => ApiError::Internal(cause),
+            // Failing to open a connection is unavailability, whatever its cause.
+            PoolError::Backend(e) => match Self::from(e) {
+                Self::Other(e) => Self::Unavailable(Box::new(e)),
+                other => other,
+            },
+            other => Self::Unavailable(Box::new(other)),
         }
     }
 }

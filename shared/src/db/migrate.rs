@@ -73,65 +73,6 @@ pub async fn run(client: &mut Client) -> Result<Vec<i64>, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDb;
-
-    /// Instances starting together: each migration is applied exactly once, nobody
-    /// fails, and a later start finds nothing to do.
-    #[tokio::test]
-    async fn concurrent_starts_apply_each_migration_once() {
-        let db = TestDb::empty().await;
-        let mut runs = tokio::task::JoinSet::new();
-        for _ in 0..8 {
-            let url = db.url.clone();
-            runs.spawn(async move {
-                let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                    .await
-                    .unwrap();
-                tokio::spawn(connection);
-                run(&mut client).await
-            });
-        }
-        let mut applied: Vec<Vec<i64>> = Vec::new();
-        while let Some(result) = runs.join_next().await {
-            applied.push(result.unwrap().expect("no instance fails"));
-        }
-        let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
-        assert_eq!(
-            applied.iter().filter(|a| **a == all).count(),
-            1,
-            "{applied:?}"
-        );
-        assert_eq!(
-            applied.iter().filter(|a| a.is_empty()).count(),
-            7,
-            "{applied:?}"
-        );
-
-        let mut client = db.client().await;
-        let rows = client
-            .query(
-                "SELECT version, name FROM schema_migrations ORDER BY version",
-                &[],
-            )
-            .await
-            .unwrap();
-        let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
-        assert_eq!(names, MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>());
-        assert!(run(&mut client).await.unwrap().is_empty());
-        // A cold start with nothing to apply costs one round trip and takes no lock.
-        let trips = crate::testing::RoundTrips::proxy(&db).await;
-        let (mut through, connection) = tokio_postgres::connect(&trips.url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(connection);
-        let (n, applied) = trips.of(run(&mut through)).await;
-        assert_eq!((n, applied.unwrap().len()), (1, 0));
-        // The schema is really there.
-        client
-            .execute("INSERT INTO tasks (user_id, title) VALUES ('u', 't')", &[])
-            .await
-            .unwrap();
-    }
 
     #[test]
     fn migrations_are_embedded_in_order() {

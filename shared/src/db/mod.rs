@@ -71,7 +71,7 @@ impl Database {
         };
         tokio::time::timeout(REQUEST_BUDGET, attempt)
             .await
-            .map_err(|_| DbError::Unavailable("the database did not answer in time".into()))?
+            .map_err(|_| DbError::Timeout(REQUEST_BUDGET))?
     }
 
     /// One trivial statement, for the health route.

@@ -2,8 +2,7 @@
 //! user's task is exactly as invisible as a missing one; each request is one statement.
 
 use super::{Database, DbError};
-use crate::auth::Subject;
-use crate::model::{ListQuery, SortBy, SortOrder, TaskChanges};
+use crate::model::{ListQuery, SortBy, SortOrder, Subject, TaskChanges};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::{Row, types::Type};
@@ -43,67 +42,86 @@ pub struct TaskPage {
     pub total: i64,
 }
 
-// Every statement is a literal assembled at compile time: nothing is formatted per
-// request, and no text from a request ever becomes SQL.
-macro_rules! columns {
-    () => {
-        "id, user_id, title, description, completed, created_at, updated_at"
-    };
-}
-macro_rules! owned_by_filter {
-    () => {
-        "user_id = $1 AND ($2::boolean IS NULL OR completed = $2)"
-    };
-}
-macro_rules! list_sql {
-    ($order:literal) => {
-        concat!(
-            "SELECT ",
-            columns!(),
-            ", count(*) OVER () AS total FROM tasks WHERE ",
-            owned_by_filter!(),
-            " ORDER BY ",
-            $order,
-            " LIMIT $3 OFFSET $4"
-        )
-    };
-}
+// Each statement whole, as it reaches Postgres: nothing is formatted per request, and
+// no text from a request ever becomes SQL. `tests/database.rs` prepares every one
+// against the migrated schema. The owner is in every WHERE.
 
-const COUNT: &str = concat!("SELECT count(*) FROM tasks WHERE ", owned_by_filter!());
-const INSERT: &str = concat!(
-    "INSERT INTO tasks (user_id, title, description, completed) VALUES ($1, $2, $3, $4) RETURNING ",
-    columns!()
-);
-const GET: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM tasks WHERE id = $1 AND user_id = $2"
-);
-const REPLACE: &str = concat!(
-    "UPDATE tasks SET title = $3, description = $4, completed = $5, updated_at = now() ",
-    "WHERE id = $1 AND user_id = $2 RETURNING ",
-    columns!()
-);
-const DELETE: &str = concat!(
-    "DELETE FROM tasks WHERE id = $1 AND user_id = $2 RETURNING ",
-    columns!()
-);
-const SET_COMPLETED: &str = concat!(
-    "UPDATE tasks SET completed = COALESCE($3, NOT completed), updated_at = now() ",
-    "WHERE id = $1 AND user_id = $2 RETURNING ",
-    columns!()
-);
+// The listing, one statement per validated sort. Ties are broken by `id` in the same
+// direction, so pages neither repeat nor skip.
+const LIST_CREATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY created_at ASC, id ASC LIMIT $3 OFFSET $4";
+const LIST_CREATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
+const LIST_UPDATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY updated_at ASC, id ASC LIMIT $3 OFFSET $4";
+const LIST_UPDATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4";
+const LIST_TITLE_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY title ASC, id ASC LIMIT $3 OFFSET $4";
+const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+    count(*) OVER () AS total FROM tasks \
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+    ORDER BY title DESC, id DESC LIMIT $3 OFFSET $4";
 
-/// The listing statement for a validated sort. Ties are broken by `id` in the same
-/// direction, so pages neither repeat nor skip.
+const COUNT: &str =
+    "SELECT count(*) FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
+
+const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed) \
+    VALUES ($1, $2, $3, $4) \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+
+const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
+    FROM tasks WHERE id = $1 AND user_id = $2";
+
+const REPLACE: &str = "UPDATE tasks \
+    SET title = $3, description = $4, completed = $5, updated_at = now() \
+    WHERE id = $1 AND user_id = $2 \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+
+const DELETE: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2 \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+
+/// `$3` null toggles, in SQL, so concurrent toggles never lose one.
+const SET_COMPLETED: &str = "UPDATE tasks \
+    SET completed = COALESCE($3, NOT completed), updated_at = now() \
+    WHERE id = $1 AND user_id = $2 \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+
+/// Every statement of this module, by name (for the test that prepares them all).
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("LIST_CREATED_ASC", LIST_CREATED_ASC),
+    ("LIST_CREATED_DESC", LIST_CREATED_DESC),
+    ("LIST_UPDATED_ASC", LIST_UPDATED_ASC),
+    ("LIST_UPDATED_DESC", LIST_UPDATED_DESC),
+    ("LIST_TITLE_ASC", LIST_TITLE_ASC),
+    ("LIST_TITLE_DESC", LIST_TITLE_DESC),
+    ("COUNT", COUNT),
+    ("INSERT", INSERT),
+    ("GET", GET),
+    ("REPLACE", REPLACE),
+    ("DELETE", DELETE),
+    ("SET_COMPLETED", SET_COMPLETED),
+];
+
+/// The listing statement for a validated sort.
 fn list_sql(sort_by: SortBy, order: SortOrder) -> &'static str {
     match (sort_by, order) {
-        (SortBy::CreatedAt, SortOrder::Asc) => list_sql!("created_at ASC, id ASC"),
-        (SortBy::CreatedAt, SortOrder::Desc) => list_sql!("created_at DESC, id DESC"),
-        (SortBy::UpdatedAt, SortOrder::Asc) => list_sql!("updated_at ASC, id ASC"),
-        (SortBy::UpdatedAt, SortOrder::Desc) => list_sql!("updated_at DESC, id DESC"),
-        (SortBy::Title, SortOrder::Asc) => list_sql!("title ASC, id ASC"),
-        (SortBy::Title, SortOrder::Desc) => list_sql!("title DESC, id DESC"),
+        (SortBy::CreatedAt, SortOrder::Asc) => LIST_CREATED_ASC,
+        (SortBy::CreatedAt, SortOrder::Desc) => LIST_CREATED_DESC,
+        (SortBy::UpdatedAt, SortOrder::Asc) => LIST_UPDATED_ASC,
+        (SortBy::UpdatedAt, SortOrder::Desc) => LIST_UPDATED_DESC,
+        (SortBy::Title, SortOrder::Asc) => LIST_TITLE_ASC,
+        (SortBy::Title, SortOrder::Desc) => LIST_TITLE_DESC,
     }
 }
 

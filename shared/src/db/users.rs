@@ -63,21 +63,16 @@ pub enum CreateError {
     Db(DbError),
 }
 
-macro_rules! columns {
-    () => {
-        "id, username, email, created_at, updated_at"
-    };
-}
-const INSERT: &str = concat!(
-    "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) RETURNING ",
-    columns!()
-);
-const FIND_FOR_LOGIN: &str = concat!(
-    "SELECT ",
-    columns!(),
-    ", password_hash FROM users ",
-    "WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1"
-);
+// Each statement whole, as it reaches Postgres; `tests/database.rs` prepares every
+// one against the migrated schema.
+const INSERT: &str = "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
+    RETURNING id, username, email, created_at, updated_at";
+
+const FIND_FOR_LOGIN: &str = "SELECT id, username, email, created_at, updated_at, password_hash \
+    FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1";
+
+/// Every statement of this module, by name (for the test that prepares them all).
+pub const STATEMENTS: &[(&str, &str)] = &[("INSERT", INSERT), ("FIND_FOR_LOGIN", FIND_FOR_LOGIN)];
 
 /// Inserts an account; the unique indexes decide races between identical signups.
 pub async fn create(
@@ -103,10 +98,15 @@ pub async fn create(
         .await;
     match result {
         Ok(user) => Ok(user),
-        Err(DbError::UniqueViolation { constraint }) => match Taken::from_constraint(&constraint) {
-            Some(taken) => Err(CreateError::Taken(taken)),
-            None => Err(CreateError::Db(DbError::UniqueViolation { constraint })),
-        },
+        Err(DbError::UniqueViolation { constraint, source }) => {
+            match Taken::from_constraint(&constraint) {
+                Some(taken) => Err(CreateError::Taken(taken)),
+                None => Err(CreateError::Db(DbError::UniqueViolation {
+                    constraint,
+                    source,
+                })),
+            }
+        }
         Err(e) => Err(CreateError::Db(e)),
     }
 }

@@ -1,74 +1,24 @@
-//! One error type for every route, and the one function that turns it into a
-//! problem document (RFC 9457).
+//! The HTTP layer's one error type, and the one place where any error becomes a
+//! problem document (RFC 9457). The domain's errors (field errors, auth, database)
+//! convert into it here and nowhere else; their causes are logged, never answered.
 
+use crate::auth::AuthError;
+use crate::db::DbError;
+use crate::model::FieldErrors;
 use lambda_http::{
     Body, Response,
     http::{StatusCode, header},
 };
-use serde::Serialize;
 
 pub type ApiResult = Result<Response<Body>, ApiError>;
 
-/// One offending input: a body field, a query parameter or a path parameter.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// Collects field errors so a client learns about all of them at once.
-#[derive(Debug, Default)]
-pub struct FieldErrors(Vec<FieldError>);
-
-impl FieldErrors {
-    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.push(FieldError::new(field, message));
-    }
-
-    /// Keeps `Ok` values, records `Err` messages under `field`.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.push(field, message);
-                None
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok` when nothing was recorded.
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Validation(self.0))
-        }
-    }
-}
-
-impl From<FieldErrors> for ApiError {
-    fn from(errors: FieldErrors) -> Self {
-        ApiError::Validation(errors.0)
-    }
-}
+/// What went wrong underneath a 500 or a 503: logged in full, never sent.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    #[error("validation failed: {0:?}")]
-    Validation(Vec<FieldError>),
+    #[error(transparent)]
+    Validation(FieldErrors),
     #[error("bad request: {0}")]
     BadRequest(String),
     /// `token_sent` adds `error="invalid_token"` to `WWW-Authenticate`.
@@ -78,25 +28,78 @@ pub enum ApiError {
     Forbidden(String),
     #[error("not found: {0}")]
     NotFound(String),
+    /// `allow` lists the methods the path does take.
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
-    /// The database cannot be reached: 503 with `Retry-After`.
-    #[error("service unavailable: {0}")]
-    Unavailable(String),
+    /// A dependency (the database, a key server) cannot answer now: 503 with
+    /// `Retry-After`.
+    #[error("service unavailable")]
+    Unavailable(#[source] Cause),
     /// A bug or an unexpected failure: logged in full, answered generically.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        Self::Validation(errors)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(error: DbError) -> Self {
+        match error {
+            DbError::Unavailable(_) | DbError::Timeout(_) => Self::Unavailable(Box::new(error)),
+            DbError::InvalidInput(_) => {
+                Self::BadRequest("The request holds a value the database cannot store.".into())
+            }
+            DbError::UniqueViolation { constraint, .. } => Self::Conflict(format!(
+                "A record with these values already exists ({constraint})."
+            )),
+            DbError::Setup(_) | DbError::Other(_) => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Rejected(detail) => Self::Unauthorized {
+                detail: detail.to_owned(),
+                token_sent: true,
+            },
+            AuthError::KeySetUnavailable(_) => Self::Unavailable(Box::new(error)),
+            AuthError::Failed { .. } => Self::Internal(Box::new(error)),
+        }
+    }
+}
+
+/// An error and its causes on one line, for the log.
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl ApiError {
     pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(field, message)])
+        Self::Validation(FieldErrors::one(field, message))
+    }
+
+    /// A 500 for a failure described in words.
+    pub fn internal(what: impl Into<String>) -> Self {
+        Self::Internal(what.into().into())
     }
 
     pub fn status(&self) -> StatusCode {
@@ -118,8 +121,9 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let status = self.status();
         let detail = match &self {
-            Self::Validation(errors) if errors.len() == 1 => {
-                format!("{}: {}", errors[0].field, errors[0].message)
+            Self::Validation(errors) if errors.as_slice().len() == 1 => {
+                let e = &errors.as_slice()[0];
+                format!("{}: {}", e.field, e.message)
             }
             Self::Validation(_) => "Some fields are invalid; see errors.".to_owned(),
             Self::BadRequest(d)
@@ -143,8 +147,12 @@ impl ApiError {
             ),
         };
         match &self {
-            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
-            Self::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            Self::Internal(cause) => {
+                tracing::error!(cause = %chain(cause.as_ref()), "internal error")
+            }
+            Self::Unavailable(cause) => {
+                tracing::warn!(cause = %chain(cause.as_ref()), "dependency unavailable")
+            }
             _ => tracing::debug!(%detail, status = status.as_u16(), "client error"),
         }
 
@@ -155,7 +163,7 @@ impl ApiError {
             "detail": detail,
         });
         if let Self::Validation(errors) = &self {
-            body["errors"] = serde_json::to_value(errors).unwrap_or_default();
+            body["errors"] = serde_json::to_value(errors.as_slice()).unwrap_or_default();
         }
         if let Self::Internal(_) = &self {
             body["request_id"] = request_id.into();
@@ -173,7 +181,7 @@ impl ApiError {
                 };
                 builder = builder.header(header::WWW_AUTHENTICATE, challenge);
             }
-            Self::MethodNotAllowed { allow } => builder = builder.header(header::ALLOW, *allow),
+            Self::MethodNotAllowed { allow } => builder = builder.header(header::ALLOW, allow),
             Self::Unavailable(_) => builder = builder.header(header::RETRY_AFTER, "5"),
             _ => {}
         }
@@ -193,11 +201,9 @@ mod tests {
 
     #[test]
     fn validation_lists_every_field() {
-        let resp = ApiError::Validation(vec![
-            FieldError::new("title", "is required"),
-            FieldError::new("completed", "must be a boolean"),
-        ])
-        .into_response("rid");
+        let mut errors = FieldErrors::one("title", "is required");
+        errors.push("completed", "must be a boolean");
+        let resp = ApiError::Validation(errors).into_response("rid");
         assert_eq!(resp.status(), 400);
         assert_eq!(resp.headers()["content-type"], "application/problem+json");
         let b = body(&resp);
@@ -209,8 +215,7 @@ mod tests {
 
     #[test]
     fn internal_hides_the_cause_and_names_the_request() {
-        let resp =
-            ApiError::Internal("password=hunter2 relation users".into()).into_response("req-42");
+        let resp = ApiError::internal("password=hunter2 relation users").into_response("req-42");
         assert_eq!(resp.status(), 500);
         let text = String::from_utf8(resp.body().to_vec()).unwrap();
         assert!(

@@ -1,18 +1,20 @@
-//! The HTTP edge: every request enters through [`serve`], every error leaves through
-//! [`ApiError::into_response`].
+//! The HTTP edge: every request enters through [`serve`], is routed by a function's
+//! [`Router`], and every error leaves through [`ApiError::into_response`].
 
 mod cors;
 mod error;
 mod request;
 mod response;
+mod router;
 
 pub use cors::Cors;
-pub use error::{ApiError, ApiResult, FieldError, FieldErrors};
+pub use error::{ApiError, ApiResult, Cause, chain};
 pub use request::{
-    Fields, MAX_BODY_BYTES, bearer_token, form_body, json_bool, json_object, json_string,
-    optional_json_object, path_param, path_params, query_param,
+    MAX_BODY_BYTES, authenticate, bearer_token, form_body, json_object, optional_json_object,
+    query_param,
 };
 pub use response::{asset, json, json_with_location};
+pub use router::{Handler, HandlerFuture, Params, Router, match_path};
 
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
 use std::convert::Infallible;
@@ -27,18 +29,23 @@ pub trait Edge: Send + Sync + 'static {
     fn cors(&self) -> &Cors;
 }
 
-/// Serves Lambda invocations with `route` until the runtime stops. The state, built
-/// once per cold start, lives as long as the process, so it is leaked to `'static`.
-pub async fn run<S, F, Fut>(state: S, route: F) -> Result<(), Error>
-where
-    S: Edge,
-    F: Fn(&'static S, Request) -> Fut + Copy + Send + Sync + 'static,
-    Fut: Future<Output = ApiResult> + Send,
-{
+/// Serves Lambda invocations with `router` until the runtime stops. The state and the
+/// table, built once per cold start, live as long as the process, so they are leaked
+/// to `'static`.
+pub async fn run<S: Edge>(state: S, router: Router<S>) -> Result<(), Error> {
     let state: &'static S = Box::leak(Box::new(state));
+    let router: &'static Router<S> = Box::leak(Box::new(router));
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, Infallible>(serve(req, state.cors(), |req| route(state, req)).await)
+        Ok::<_, Infallible>(handle(state, router, req).await)
     }))
+    .await
+}
+
+/// One request through `router`, as [`run`] serves it (tests call it directly).
+pub async fn handle<S: Edge>(state: &S, router: &Router<S>, req: Request) -> Response<Body> {
+    serve(req, state.cors(), |req| async move {
+        router.dispatch(state, req).await
+    })
     .await
 }
 

@@ -1,6 +1,9 @@
-//! Reading requests: bodies (JSON and form), path and query parameters, the bearer token.
+//! Reading requests: bodies (JSON and form), query parameters, the bearer token and
+//! the subject it proves.
 
-use super::{ApiError, FieldErrors};
+use super::ApiError;
+use crate::auth::TokenVerifier;
+use crate::model::Subject;
 use lambda_http::{Request, RequestExt, http::header};
 use serde_json::{Map, Value};
 
@@ -75,116 +78,6 @@ pub fn form_body(req: &Request) -> Result<Vec<(String, String)>, ApiError> {
     Ok(form_urlencoded::parse(bytes).into_owned().collect())
 }
 
-/// Reads the fields of a JSON object, collecting every problem before answering.
-pub struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    errors: FieldErrors,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(object: &'a Map<String, Value>) -> Self {
-        Self {
-            object,
-            errors: FieldErrors::default(),
-        }
-    }
-
-    /// A field that must be present and not null.
-    pub fn required<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&'a Value) -> Result<T, String>,
-    ) -> Option<T> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => {
-                self.errors.push(name, "is required");
-                None
-            }
-            Some(value) => self.errors.check(name, parse(value)),
-        }
-    }
-
-    /// A field that may be absent or null (`Some(None)`).
-    pub fn optional<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&'a Value) -> Result<T, String>,
-    ) -> Option<Option<T>> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => self.errors.check(name, parse(value)).map(Some),
-        }
-    }
-
-    /// Records a problem found across fields (e.g. a confirmation that differs).
-    pub fn reject(&mut self, name: &str, message: &str) {
-        self.errors.push(name, message);
-    }
-
-    /// The parsed values when every field was valid, else a 400 listing the problems.
-    /// Pass `(|| Some((a?, b?)))()`: it is `Some` exactly when no field failed.
-    pub fn finish<T>(self, values: Option<T>) -> Result<T, ApiError> {
-        match values {
-            Some(values) if self.errors.is_empty() => Ok(values),
-            _ => {
-                let mut errors = self.errors;
-                if errors.is_empty() {
-                    errors.push("body", "is invalid");
-                }
-                Err(errors.into())
-            }
-        }
-    }
-}
-
-/// The string inside a JSON value, or a message for the client.
-pub fn json_string(value: &Value) -> Result<&str, String> {
-    value.as_str().ok_or_else(|| "must be a string".to_owned())
-}
-
-/// The boolean inside a JSON value (only `true`/`false`, not `"true"` or `1`).
-pub fn json_bool(value: &Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| "must be a boolean".to_owned())
-}
-
-/// Matches the raw request path against a pattern like `/api/{user_id}/tasks/{id}` and
-/// returns the parameters, percent-decoded, in pattern order.
-///
-/// The raw path is used (not API Gateway's `pathParameters`) so that routing is the
-/// same behind API Gateway, behind `cargo lambda watch` and in tests.
-pub fn path_params(path: &str, pattern: &str) -> Option<Vec<String>> {
-    let path = path
-        .strip_suffix('/')
-        .filter(|p| !p.is_empty())
-        .unwrap_or(path);
-    let mut params = Vec::new();
-    let mut segments = path.split('/');
-    for expected in pattern.split('/') {
-        let segment = segments.next()?;
-        if expected.starts_with('{') && expected.ends_with('}') {
-            if segment.is_empty() {
-                return None;
-            }
-            let decoded = percent_encoding::percent_decode_str(segment)
-                .decode_utf8()
-                .ok()?;
-            params.push(decoded.into_owned());
-        } else if segment != expected {
-            return None;
-        }
-    }
-    segments.next().is_none().then_some(params)
-}
-
-/// The `N` path parameters of `req` for `pattern`, or a 404 when the path does not match.
-pub fn path_param<const N: usize>(req: &Request, pattern: &str) -> Result<[String; N], ApiError> {
-    path_params(req.raw_http_path(), pattern)
-        .and_then(|params| params.try_into().ok())
-        .ok_or_else(|| ApiError::NotFound(format!("No route for {}.", req.raw_http_path())))
-}
-
 /// The first value of a query parameter.
 pub fn query_param<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.query_string_parameters_ref()
@@ -216,27 +109,8 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
     Ok(token)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_patterns_match_exactly() {
-        let p = "/api/{user_id}/tasks/{id}";
-        assert_eq!(
-            path_params("/api/u1/tasks/t%2D1", p),
-            Some(vec!["u1".to_owned(), "t-1".to_owned()])
-        );
-        assert_eq!(
-            path_params("/api/u1/tasks/t1/", p),
-            Some(vec!["u1".into(), "t1".into()])
-        );
-        assert_eq!(path_params("/api/u1/tasks", p), None);
-        assert_eq!(path_params("/api/u1/tasks/t1/complete", p), None);
-        assert_eq!(path_params("/api//tasks/t1", p), None);
-        assert_eq!(
-            path_params("/api/auth/login", "/api/auth/login"),
-            Some(vec![])
-        );
-    }
+/// The verified subject of the request's bearer token, or a 401 (503 when Better
+/// Auth's key set cannot be fetched).
+pub async fn authenticate(verifier: &TokenVerifier, req: &Request) -> Result<Subject, ApiError> {
+    Ok(verifier.verify(bearer_token(req)?).await?)
 }

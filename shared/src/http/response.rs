@@ -9,8 +9,7 @@ use serde::Serialize;
 
 /// A JSON response with `status`.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
-    let body = serde_json::to_string(value)
-        .map_err(|e| super::ApiError::Internal(format!("serialising response: {e}")))?;
+    let body = serde_json::to_string(value).map_err(|e| super::ApiError::Internal(Box::new(e)))?;
     Ok(Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
@@ -22,7 +21,7 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
 pub fn json_with_location<T: Serialize>(location: &str, value: &T) -> ApiResult {
     let mut response = json(StatusCode::CREATED, value)?;
     let location = header::HeaderValue::from_str(location)
-        .map_err(|e| super::ApiError::Internal(format!("bad Location header: {e}")))?;
+        .map_err(|e| super::ApiError::Internal(Box::new(e)))?;
     response.headers_mut().insert(header::LOCATION, location);
     Ok(response)
 }

@@ -1,9 +1,13 @@
 //! Validated input types: a value of one of these types is valid, so code that holds
 //! one never checks it again. Parsers return the message a client sees.
 
+mod fields;
+mod subject;
 mod task;
 mod user;
 
+pub use fields::{FieldError, FieldErrors, Fields, json_bool, json_string};
+pub use subject::Subject;
 pub use task::{Description, ListQuery, Page, PageSize, SortBy, SortOrder, TaskChanges, Title};
 pub use user::{Email, Password, Username};
 

@@ -1,5 +1,5 @@
 use super::has_nul;
-use crate::http::{FieldErrors, json_bool, json_string};
+use super::{FieldErrors, Fields, json_bool, json_string};
 use serde_json::Value;
 
 /// Trimmed, 1–200 characters.
@@ -74,24 +74,20 @@ pub struct TaskChanges {
 
 impl TaskChanges {
     /// POST body: `title` required, `description` optional, `completed` defaults to false.
-    pub fn for_create(
-        object: &serde_json::Map<String, Value>,
-    ) -> Result<Self, crate::http::ApiError> {
+    pub fn for_create(object: &serde_json::Map<String, Value>) -> Result<Self, FieldErrors> {
         Self::read(object, false)
     }
 
     /// PUT body: `title` and `completed` required, absent `description` becomes null.
-    pub fn for_replace(
-        object: &serde_json::Map<String, Value>,
-    ) -> Result<Self, crate::http::ApiError> {
+    pub fn for_replace(object: &serde_json::Map<String, Value>) -> Result<Self, FieldErrors> {
         Self::read(object, true)
     }
 
     fn read(
         object: &serde_json::Map<String, Value>,
         completed_required: bool,
-    ) -> Result<Self, crate::http::ApiError> {
-        let mut fields = crate::http::Fields::new(object);
+    ) -> Result<Self, FieldErrors> {
+        let mut fields = Fields::new(object);
         let title = fields.required("title", Title::from_json);
         let description = fields.optional("description", Description::from_json);
         let completed = if completed_required {
@@ -191,7 +187,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Reads the query parameters through `get`; reports every invalid one by name.
-    pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, crate::http::ApiError> {
+    pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, FieldErrors> {
         fn param<T>(
             errors: &mut FieldErrors,
             name: &str,
@@ -242,7 +238,7 @@ impl ListQuery {
                     completed,
                 })
             }
-            _ => Err(errors.into()),
+            _ => Err(errors),
         }
     }
 
@@ -298,17 +294,12 @@ mod tests {
             }
         );
         let err = TaskChanges::for_replace(&obj(json!({"title": "a"}))).unwrap_err();
-        assert!(
-            matches!(err, crate::http::ApiError::Validation(ref e) if e[0].field == "completed")
-        );
+        assert_eq!(err.as_slice()[0].field, "completed");
         let err = TaskChanges::for_create(&obj(
             json!({"title": "", "completed": "yes", "description": 1}),
         ))
         .unwrap_err();
-        let crate::http::ApiError::Validation(errors) = err else {
-            panic!()
-        };
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = err.as_slice().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["title", "description", "completed"]);
     }
 
@@ -348,10 +339,7 @@ mod tests {
             _ => None,
         })
         .unwrap_err();
-        let crate::http::ApiError::Validation(errors) = err else {
-            panic!()
-        };
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = err.as_slice().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
             ["page", "page_size", "sort_by", "sort_order", "completed"]

@@ -1,0 +1,151 @@
+//! The data layer against real servers: migrations racing on a fresh database, and TLS
+//! against a cluster that, like Neon, accepts only TLS with SCRAM passwords.
+
+use shared::config::{DatabaseConfig, Secret};
+use shared::db::Database;
+use shared::db::migrate::{MIGRATIONS, run};
+use testkit::{RoundTrips, TestDb, tls_cluster};
+
+/// Instances starting together: each migration is applied exactly once, nobody fails,
+/// and a later start finds nothing to do.
+#[tokio::test]
+async fn concurrent_starts_apply_each_migration_once() {
+    let db = TestDb::empty().await;
+    let mut runs = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let url = db.url.clone();
+        runs.spawn(async move {
+            let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            run(&mut client).await
+        });
+    }
+    let mut applied: Vec<Vec<i64>> = Vec::new();
+    while let Some(result) = runs.join_next().await {
+        applied.push(result.unwrap().expect("no instance fails"));
+    }
+    let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(
+        applied.iter().filter(|a| **a == all).count(),
+        1,
+        "{applied:?}"
+    );
+    assert_eq!(
+        applied.iter().filter(|a| a.is_empty()).count(),
+        7,
+        "{applied:?}"
+    );
+
+    let mut client = db.client().await;
+    let rows = client
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap();
+    let names: Vec<String> = rows.iter().map(|r| r.get(1)).collect();
+    assert_eq!(names, MIGRATIONS.iter().map(|m| m.name).collect::<Vec<_>>());
+    assert!(run(&mut client).await.unwrap().is_empty());
+    // A cold start with nothing to apply costs one round trip and takes no lock.
+    let trips = RoundTrips::proxy(&db).await;
+    let (mut through, connection) = tokio_postgres::connect(&trips.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let (n, applied) = trips.of(run(&mut through)).await;
+    assert_eq!((n, applied.unwrap().len()), (1, 0));
+    // The schema is really there.
+    client
+        .execute("INSERT INTO tasks (user_id, title) VALUES ('u', 't')", &[])
+        .await
+        .unwrap();
+}
+
+fn tls_database(query: &str) -> Database {
+    let c = tls_cluster();
+    Database::new(&DatabaseConfig {
+        url: Secret::new(format!(
+            "postgres://postgres:{}@localhost:{}/postgres?{query}",
+            c.password, c.port
+        )),
+        pool_max_size: 1,
+        auto_migrate: false,
+    })
+    .expect("the pool builds")
+}
+
+/// The error and all its causes, as one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// Neon's settings against a server that takes only TLS and SCRAM: the certificate is
+/// verified against the given CA and the host name, and channel binding holds.
+#[tokio::test]
+async fn tls_with_channel_binding_against_a_private_ca() {
+    let ca = tls_cluster().ca_file.display().to_string();
+    let db = tls_database(&format!(
+        "sslmode=verify-full&channel_binding=require&sslrootcert={ca}"
+    ));
+    let encrypted = db
+        .run(async |client| {
+            let row = client
+                .query_one(
+                    "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                    &[],
+                )
+                .await?;
+            Ok(row.get::<_, bool>(0))
+        })
+        .await
+        .expect("connects over TLS");
+    assert!(encrypted, "the session is encrypted");
+}
+
+#[tokio::test]
+async fn a_certificate_from_an_unknown_ca_is_refused() {
+    // The compiled-in Mozilla roots do not know the test CA.
+    let err = tls_database("sslmode=require&sslrootcert=system")
+        .ping()
+        .await
+        .expect_err("refused");
+    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+}
+
+#[tokio::test]
+async fn the_server_refuses_a_connection_without_tls() {
+    // Proves the cluster above really demands TLS, so the tests above mean something.
+    let err = tls_database("sslmode=disable")
+        .ping()
+        .await
+        .expect_err("refused");
+    assert!(chain(&err).contains("no encryption"), "{}", chain(&err));
+}
+
+/// Every statement the data layer sends, prepared against the migrated schema: a typo
+/// or a dropped column fails here rather than on a request.
+#[tokio::test]
+async fn every_statement_prepares_against_the_schema() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    let modules = [
+        ("tasks", shared::db::tasks::STATEMENTS),
+        ("users", shared::db::users::STATEMENTS),
+    ];
+    for (module, statements) in modules {
+        for (name, sql) in statements {
+            if let Err(e) = client.prepare(sql).await {
+                panic!("{module}::{name} does not prepare: {}", chain(&e));
+            }
+        }
+    }
+}

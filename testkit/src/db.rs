@@ -1,0 +1,181 @@
+//! A database of its own for each test, copied from a migrated template.
+
+use crate::TEST_SECRET;
+use crate::cluster::{cluster_url, with_dbname};
+use shared::FunctionState;
+use shared::config::{AuthConfig, Config, DatabaseConfig, HttpConfig, Secret};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+pub(crate) async fn admin() -> tokio_postgres::Client {
+    let url = cluster_url();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                return client;
+            }
+            // "the database system is starting up"
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("cannot connect to the test cluster: {e}"),
+        }
+    }
+}
+
+/// A migrated template database, made once per cluster and migration set.
+async fn template() -> &'static str {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut fingerprint = 0u64;
+            for m in shared::db::migrate::MIGRATIONS {
+                for b in m.sql.bytes().chain(m.name.bytes()) {
+                    fingerprint = fingerprint
+                        .wrapping_mul(1_099_511_628_211)
+                        .wrapping_add(u64::from(b));
+                }
+            }
+            let name = format!("todo_template_{fingerprint:016x}");
+            let admin = admin().await;
+            let exists = admin
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{name}_{}", std::process::id());
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .unwrap();
+                {
+                    let (mut client, connection) = tokio_postgres::connect(
+                        &with_dbname(cluster_url(), &building),
+                        tokio_postgres::NoTls,
+                    )
+                    .await
+                    .unwrap();
+                    let task = tokio::spawn(connection);
+                    shared::db::migrate::run(&mut client).await.unwrap();
+                    drop(client);
+                    let _ = task.await;
+                }
+                // Another test process may have won the race: then use its template.
+                if admin
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .is_err()
+                {
+                    admin
+                        .batch_execute(&format!("DROP DATABASE {building}"))
+                        .await
+                        .unwrap();
+                }
+            }
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test, dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        Self::from_template(template().await).await
+    }
+
+    /// A database with no schema at all (for migration tests).
+    pub async fn empty() -> Self {
+        Self::from_template("template0").await
+    }
+
+    async fn from_template(template: &str) -> Self {
+        let name = format!("todo_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin().await;
+        // CREATE DATABASE ... TEMPLATE refuses while another creation copies it: retry.
+        let mut attempts = 0;
+        loop {
+            match admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                .await
+            {
+                Ok(()) => break,
+                Err(e) if attempts < 50 => {
+                    attempts += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(20 * attempts)).await;
+                }
+                Err(e) => panic!("creating {name}: {e}"),
+            }
+        }
+        let url = with_dbname(cluster_url(), &name);
+        Self { name, url }
+    }
+
+    /// A configuration pointing at this database, with the test secret and cost 10.
+    pub fn config(&self) -> Config {
+        Config {
+            database: DatabaseConfig {
+                url: Secret::new(self.url.clone()),
+                pool_max_size: 4,
+                auto_migrate: true,
+            },
+            auth: Self::auth_config(),
+            http: HttpConfig::default(),
+        }
+    }
+
+    /// The token settings of [`TestDb::config`].
+    pub fn auth_config() -> AuthConfig {
+        AuthConfig {
+            secret: Secret::new(TEST_SECRET),
+            expires_in: 1800,
+            issuer: None,
+            audience: None,
+            bcrypt_cost: 10,
+            jwks: None,
+        }
+    }
+
+    /// A function's state on this database.
+    pub async fn state<S: FunctionState>(&self) -> S {
+        S::new(&self.config()).await.expect("state builds")
+    }
+
+    /// A plain connection, for checking what the handlers wrote.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async work on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                let admin = admin().await;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}

@@ -1,0 +1,174 @@
+//! The route table as each place declares it: `(METHOD, path, function)`. OpenAPI
+//! names no function, so its entries carry "".
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+pub type Route = (String, String, String);
+
+fn repo_file(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `HttpApi` events of `template.yaml`, with the binary each function builds.
+pub fn template() -> BTreeSet<Route> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&repo_file("template.yaml")).unwrap();
+    let mut routes = BTreeSet::new();
+    for (_, resource) in doc["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for (_, event) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            if event["Type"].as_str() == Some("HttpApi") {
+                let p = &event["Properties"];
+                routes.insert((
+                    p["Method"].as_str().unwrap().to_uppercase(),
+                    p["Path"].as_str().unwrap().to_owned(),
+                    binary.clone(),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+/// Operations of `openapi.yaml`.
+pub fn openapi() -> BTreeSet<Route> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&repo_file("openapi.yaml")).unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, item) in doc["paths"].as_mapping().unwrap() {
+        for (method, _) in item.as_mapping().unwrap() {
+            let method = method.as_str().unwrap();
+            if [
+                "get", "put", "post", "delete", "patch", "options", "head", "trace",
+            ]
+            .contains(&method)
+            {
+                routes.insert((
+                    method.to_uppercase(),
+                    path.as_str().unwrap().to_owned(),
+                    String::new(),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+/// `[workspace.metadata.lambda.watch.router]` in `Cargo.toml`, without the OPTIONS
+/// entries that exist only so functions answer CORS preflights locally.
+pub fn watch_router() -> BTreeSet<Route> {
+    let doc: toml::Table = repo_file("Cargo.toml").parse().unwrap();
+    let router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    let mut routes = BTreeSet::new();
+    for (path, entries) in router {
+        for entry in entries.as_array().unwrap() {
+            let method = entry["method"].as_str().unwrap().to_uppercase();
+            if method != "OPTIONS" {
+                routes.insert((
+                    method,
+                    path.clone(),
+                    entry["function"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+/// The paths whose OPTIONS the watch router sends to a function.
+pub fn watch_preflight_paths() -> BTreeSet<(String, String)> {
+    let doc: toml::Table = repo_file("Cargo.toml").parse().unwrap();
+    let router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .unwrap();
+    router
+        .iter()
+        .flat_map(|(path, entries)| {
+            entries
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["method"].as_str() == Some("OPTIONS"))
+                .map(move |e| (path.clone(), e["function"].as_str().unwrap().to_owned()))
+        })
+        .collect()
+}
+
+/// `(METHOD, path)` of `function` in `template.yaml`.
+pub fn of(function: &str) -> Vec<(String, String)> {
+    template()
+        .into_iter()
+        .filter(|(_, _, f)| f == function)
+        .map(|(m, p, _)| (m, p))
+        .collect()
+}
+
+/// Asserts that a function's route table is exactly `function`'s routes in
+/// `template.yaml` (which the test below holds equal to `openapi.yaml` and the watch
+/// router): nothing missing, nothing extra.
+pub fn assert_table<S>(function: &str, router: &shared::http::Router<S>) {
+    let declared: BTreeSet<(String, String)> = of(function).into_iter().collect();
+    assert!(
+        !declared.is_empty(),
+        "template.yaml has no routes for {function}"
+    );
+    let table: BTreeSet<(String, String)> = router
+        .table()
+        .map(|(method, path)| (method.to_string(), path.to_owned()))
+        .collect();
+    assert_eq!(
+        table, declared,
+        "{function}'s route table differs from template.yaml"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super as routes;
+    use std::collections::BTreeSet;
+
+    fn without_function(routes: &BTreeSet<routes::Route>) -> BTreeSet<(String, String)> {
+        routes
+            .iter()
+            .map(|(m, p, _)| (m.clone(), p.clone()))
+            .collect()
+    }
+
+    /// template.yaml, openapi.yaml and the watch router declare the same routes, and
+    /// the template and the router send each to the same function.
+    #[test]
+    fn one_route_table() {
+        let template = routes::template();
+        let router = routes::watch_router();
+        assert_eq!(
+            template, router,
+            "template.yaml and the watch router differ"
+        );
+        assert_eq!(
+            without_function(&template),
+            without_function(&routes::openapi()),
+            "template.yaml and openapi.yaml differ"
+        );
+        assert_eq!(template.len(), 14);
+        // Locally, every route a browser may call with custom headers gets its preflight.
+        for (method, path, function) in &template {
+            if path.starts_with("/api/") {
+                assert!(
+                    routes::watch_preflight_paths().contains(&(path.clone(), function.clone())),
+                    "no OPTIONS for {method} {path}"
+                );
+            }
+        }
+    }
+}
