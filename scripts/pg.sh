@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# A PostgreSQL cluster in a folder of its own, run as the `postgres` user when root.
-#   scripts/pg.sh start DIR PORT   -> creates the cluster on first use, starts it, creates
-#                                     database `todo`, prints its URL
+# The one way this project starts a PostgreSQL: a cluster in a folder of its own, run
+# as the `postgres` user when root. `make dev`, the end-to-end tests, `make bench` and
+# the Rust test kit (testkit/src/cluster.rs) all use it.
+#   scripts/pg.sh start DIR PORT [SERVER_OPTION...]
+#       creates the cluster on first use (more initdb options in $PG_INITDB_OPTIONS),
+#       starts it with the SERVER_OPTIONs (e.g. -c fsync=off), creates database `todo`,
+#       prints its URL
 #   scripts/pg.sh stop DIR
 set -euo pipefail
 
@@ -14,21 +18,23 @@ as_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-cmd=${1:?usage: pg.sh start DIR PORT | stop DIR}
+cmd=${1:?usage: pg.sh start DIR PORT [SERVER_OPTION...] | stop DIR}
 dir=$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)
 
 case "$cmd" in
   start)
     port=${3:?PORT}
+    shift 3
     if [ "$(id -u)" -eq 0 ]; then chown postgres: "$dir"; fi
     if [ ! -f "$dir/data/PG_VERSION" ]; then
+      # shellcheck disable=SC2086
       as_owner "$(bin initdb)" --auth=trust --username=postgres --encoding=UTF8 \
-        --locale=C.UTF-8 -D "$dir/data" >"$dir/initdb.log" 2>&1 \
+        --locale=C.UTF-8 ${PG_INITDB_OPTIONS:-} -D "$dir/data" >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
     if ! as_owner "$(bin pg_ctl)" -D "$dir/data" status >/dev/null 2>&1; then
       as_owner "$(bin pg_ctl)" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-p $port -k $dir -c listen_addresses=127.0.0.1" start >/dev/null \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $*" start >/dev/null \
         || { tail -20 "$dir/server.log" >&2; exit 1; }
     fi
     psql="$(bin psql) -h 127.0.0.1 -p $port -U postgres -d postgres -qtAX"
@@ -42,5 +48,5 @@ case "$cmd" in
       as_owner "$(bin pg_ctl)" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
     fi
     ;;
-  *) echo "usage: pg.sh start DIR PORT | stop DIR" >&2; exit 2 ;;
+  *) echo "usage: pg.sh start DIR PORT [SERVER_OPTION...] | stop DIR" >&2; exit 2 ;;
 esac

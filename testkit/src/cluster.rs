@@ -1,12 +1,11 @@
 //! Throwaway PostgreSQL clusters: the one tests use (unless `TEST_DATABASE_URL` names
 //! one), and a TLS-only one that behaves like Neon. Each is started once per test
-//! process; a shell guard stops it and deletes its files when the process exits,
-//! however it exits.
+//! process with `scripts/pg.sh` (the project's one way to start a PostgreSQL); a shell
+//! guard stops it and deletes its files when the process exits, however it exits.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 /// The admin URL of the cluster tests use (database `postgres`).
 pub fn cluster_url() -> &'static str {
@@ -66,7 +65,7 @@ fn as_owner(cmd: &mut Command, ids: Option<(u32, u32)>) -> &mut Command {
 }
 
 fn start_cluster() -> String {
-    let (port, _) = spawn_cluster(|_| vec!["--auth=trust".into()], |_| Vec::new());
+    let (port, _) = spawn_cluster(temp_dir(), "", &[]);
     format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
 }
 
@@ -84,43 +83,46 @@ pub fn tls_cluster() -> &'static TlsCluster {
     static CLUSTER: OnceLock<TlsCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
         let password = uuid::Uuid::new_v4().simple().to_string();
+        let dir = temp_dir();
+        // The password for initdb, then a CA and a server certificate it signs.
+        let script = r#"
+            set -e
+            cd "$1"
+            printf '%s\n' "$2" > pw
+            ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
+            openssl req -x509 $ec -days 2 -subj /CN=todo-test-ca -keyout ca.key -out ca.crt
+            openssl req $ec -subj /CN=localhost -keyout server.key -out server.csr
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
+            openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
+                -days 2 -extfile san.ext -out server.crt
+            chmod 600 server.key
+        "#;
+        run_as_owner(script, &[dir.to_str().unwrap(), &password]);
+        let file = |name: &str| dir.join(name).display().to_string();
         let (port, dir) = spawn_cluster(
-            |dir| {
-                // The password for initdb, then a CA and a server certificate it signs.
-                let script = r#"
-                    set -e
-                    cd "$1"
-                    printf '%s\n' "$2" > pw
-                    ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-                    openssl req -x509 $ec -days 2 -subj /CN=todo-test-ca -keyout ca.key -out ca.crt
-                    openssl req $ec -subj /CN=localhost -keyout server.key -out server.csr
-                    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' > san.ext
-                    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial \
-                        -days 2 -extfile san.ext -out server.crt
-                    chmod 600 server.key
-                "#;
-                run_as_owner(script, &[dir.to_str().unwrap(), &password]);
-                vec![
-                    "--auth-local=trust".into(),
-                    format!("--pwfile={}", dir.join("pw").display()),
-                ]
-            },
-            |dir| {
-                // Overwriting keeps initdb's owner on the file.
-                let hba = "local all all trust\n\
-                           hostssl all all 127.0.0.1/32 scram-sha-256\n\
-                           hostnossl all all 0.0.0.0/0 reject\n";
-                std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
-                let file = |name: &str| dir.join(name).display().to_string();
-                [
-                    "ssl=on".to_owned(),
-                    format!("ssl_cert_file={}", file("server.crt")),
-                    format!("ssl_key_file={}", file("server.key")),
-                ]
-                .into_iter()
-                .flat_map(|setting| ["-c".to_owned(), setting])
-                .collect()
-            },
+            dir.clone(),
+            &format!("--pwfile={}", file("pw")),
+            &[
+                "ssl=on".to_owned(),
+                format!("ssl_cert_file={}", file("server.crt")),
+                format!("ssl_key_file={}", file("server.key")),
+            ],
+        );
+        // Now only TLS with a password: overwrite (keeping initdb's owner on the file)
+        // and reload, over the trusted connection that is about to go away.
+        let hba = "local all all trust\n\
+                   hostssl all all 127.0.0.1/32 scram-sha-256\n\
+                   hostnossl all all 0.0.0.0/0 reject\n";
+        std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
+        let out = Command::new(pg_bin("psql"))
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+            .args(["-d", "postgres", "-qtAX", "-c", "SELECT pg_reload_conf()"])
+            .output()
+            .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "reload: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
         TlsCluster {
             port,
@@ -147,85 +149,64 @@ fn run_as_owner(script: &str, args: &[&str]) {
     );
 }
 
-/// Creates a cluster in a temporary folder and starts it on a free port. `initdb_args`
-/// gets the folder before initdb runs and returns initdb's options; `server_args` gets
-/// it after and returns extra `postgres` options. Returns the port and the folder.
-fn spawn_cluster(
-    initdb_args: impl FnOnce(&Path) -> Vec<String>,
-    server_args: impl FnOnce(&Path) -> Vec<String>,
-) -> (u16, PathBuf) {
-    let ids = unprivileged_ids();
+/// A new folder for a cluster, owned by the user the server will run as.
+fn temp_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "todo-test-pg-{}-{}",
         std::process::id(),
         uuid::Uuid::new_v4().simple()
     ));
     std::fs::create_dir_all(&dir).expect("create the cluster folder");
-    if let Some((uid, gid)) = ids {
+    if let Some((uid, gid)) = unprivileged_ids() {
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).expect("chown the cluster folder");
     }
-    let data = dir.join("data");
-    let out = as_owner(&mut Command::new(pg_bin("initdb")), ids)
-        .args(initdb_args(&dir))
-        .args([
-            "--username=postgres",
-            "--encoding=UTF8",
-            "--locale=C",
-            "--no-sync",
-            "-D",
-        ])
-        .arg(&data)
-        .output()
-        .expect("initdb runs (install PostgreSQL, or set TEST_DATABASE_URL)");
-    assert!(
-        out.status.success(),
-        "initdb failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    dir
+}
 
+/// Starts a cluster in `dir` on a free port with `scripts/pg.sh`, tuned for tests
+/// (durability off: the data dies with the run), with more `initdb` options and
+/// `postgres` settings. A guard stops it and deletes `dir` when this process exits.
+fn spawn_cluster(dir: PathBuf, initdb_options: &str, settings: &[String]) -> (u16, PathBuf) {
+    let pg_sh = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/pg.sh");
     let port = free_port();
-    // The guard starts postgres, waits for its own stdin to close (this process
-    // exiting), then stops postgres and removes the folder.
-    let script = r#"
-        bin=$1 dir=$2 port=$3
-        shift 3
-        "$bin" -D "$dir/data" -p "$port" -k "$dir" -c listen_addresses=127.0.0.1 \
-             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-             -c max_connections=200 "$@" >"$dir/log" 2>&1 &
-        pid=$!
-        cat >/dev/null
-        kill -INT "$pid" 2>/dev/null
-        wait "$pid"
-        rm -rf "$dir"
-    "#;
-    let child = as_owner(&mut Command::new("sh"), ids)
-        .arg("-c")
-        .arg(script)
-        .arg("guard")
-        .arg(pg_bin("postgres"))
+    let defaults = [
+        "fsync=off",
+        "synchronous_commit=off",
+        "full_page_writes=off",
+    ];
+    let settings = defaults
+        .iter()
+        .map(|s| s.to_string())
+        .chain(["max_connections=200".to_owned()])
+        .chain(settings.iter().cloned())
+        .flat_map(|setting| ["-c".to_owned(), setting]);
+    let out = Command::new(&pg_sh)
+        .arg("start")
         .arg(&dir)
         .arg(port.to_string())
-        .args(server_args(&dir))
+        .args(settings)
+        .env("PG_INITDB_OPTIONS", format!("--no-sync {initdb_options}"))
+        .output()
+        .expect("scripts/pg.sh runs (install PostgreSQL, or set TEST_DATABASE_URL)");
+    assert!(
+        out.status.success(),
+        "scripts/pg.sh start failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The guard waits for its stdin to close (this process exiting), then stops the
+    // server and removes the folder.
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(r#"cat >/dev/null; "$0" stop "$1"; rm -rf "$1""#)
+        .arg(&pg_sh)
+        .arg(&dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start postgres");
+        .expect("start the cluster's guard");
     GUARDS.lock().unwrap().push(child);
-    wait_for_port(port, &dir);
     (port, dir)
-}
-
-fn wait_for_port(port: u16, dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-    panic!("postgres did not start on port {port}: {log}");
 }
 
 pub(crate) fn with_dbname(url: &str, dbname: &str) -> String {

@@ -2,12 +2,16 @@
 
 import os
 import shutil
+import sys
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
 
 BASE = os.environ.get("API_URL", "http://127.0.0.1:9000")
+# tests/support: the Lambda Runtime API stand-in (shared with `make bench`).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 
 class Api:

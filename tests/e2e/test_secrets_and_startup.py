@@ -6,24 +6,13 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import boto3
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "bench"))
-from lambda_bench import Function, event  # noqa: E402  (the Runtime API stand-in)
+from lambda_runtime import ROOT, Function, event, free_port
 
 AUTH = ROOT / "target/debug/auth"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def lambda_env(**extra):
