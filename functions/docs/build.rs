@@ -41,6 +41,7 @@ fn main() {
         .replace("/*SWAGGER_UI_CSS*/", &read("swagger-ui.css"))
         .replace("/*SWAGGER_UI_BUNDLE*/", &bundle);
     fs::write(out.join("docs.html"), &page).unwrap();
+    fs::write(out.join("docs.csp"), content_security_policy(&page)).unwrap();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(page.as_bytes()).unwrap();
     fs::write(out.join("docs.html.gz"), gz.finish().unwrap()).unwrap();
@@ -53,4 +54,33 @@ fn main() {
         serde_json::to_string(&value).unwrap(),
     )
     .unwrap();
+}
+
+/// The page's Content-Security-Policy: its inline scripts by hash (nothing else runs),
+/// its own origin for the spec and the token route, no framing. Styles may be inline:
+/// Swagger UI's stylesheet is inlined and it sets styles as it renders.
+fn content_security_policy(page: &str) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    // Each inline script runs from `<script>` to the next `</script>` (the bundle may
+    // hold the text `<script>`, never `</script`).
+    let mut scripts = Vec::new();
+    let mut rest = page;
+    while let Some(start) = rest.find("<script>") {
+        let body = &rest[start + "<script>".len()..];
+        let end = body.find("</script>").expect("a closed <script>");
+        let digest = Sha256::digest(&body.as_bytes()[..end]);
+        scripts.push(format!(
+            "'sha256-{}'",
+            base64::engine::general_purpose::STANDARD.encode(digest)
+        ));
+        rest = &body[end..];
+    }
+    assert!(!scripts.is_empty(), "the page has inline scripts");
+    format!(
+        "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src 'self' data:; \
+         font-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'",
+        scripts.join(" ")
+    )
 }

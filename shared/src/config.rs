@@ -155,15 +155,28 @@ impl AuthConfig {
 }
 
 /// `BETTER_AUTH_JWKS_URL`, with `BETTER_AUTH_ISSUER`/`BETTER_AUTH_AUDIENCE` defaulting to
-/// the URL's origin (Better Auth's base URL).
+/// the URL's origin (Better Auth's base URL). The keys decide who may call: they come
+/// over `https`, or plain `http` only from this machine (a local Better Auth).
 fn jwks(var: Lookup<'_>) -> Result<Option<JwksConfig>, ConfigError> {
     let Some(url) = non_empty(var, "BETTER_AUTH_JWKS_URL") else {
         return Ok(None);
     };
+    let loopback = |u: &url::Url| match u.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
     let parsed = url::Url::parse(&url)
         .ok()
-        .filter(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some())
-        .ok_or_else(|| invalid("BETTER_AUTH_JWKS_URL", "must be an http(s) URL"))?;
+        .filter(|u| u.host().is_some())
+        .filter(|u| u.scheme() == "https" || (u.scheme() == "http" && loopback(u)))
+        .ok_or_else(|| {
+            invalid(
+                "BETTER_AUTH_JWKS_URL",
+                "must be an https URL (http only for localhost)",
+            )
+        })?;
     let origin = parsed.origin().ascii_serialization();
     Ok(Some(JwksConfig {
         url,
@@ -329,14 +342,36 @@ mod tests {
         let jwks = c.auth.jwks.unwrap();
         assert_eq!(jwks.issuer, "https://auth.example.com:8443");
         assert_eq!(jwks.audience, "https://auth.example.com:8443");
-        let err = load(&[
-            ("DATABASE_URL", "postgres://x/y"),
-            ("BETTER_AUTH_SECRET", SECRET),
-            ("BETTER_AUTH_JWKS_URL", "ftp://x"),
-        ])
-        .await
-        .unwrap_err();
-        assert!(err.to_string().contains("BETTER_AUTH_JWKS_URL"));
+        for refused in [
+            "ftp://x",
+            "http://auth.example.com/api/auth/jwks",
+            "not a url",
+        ] {
+            let err = load(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("BETTER_AUTH_JWKS_URL", refused),
+            ])
+            .await
+            .unwrap_err();
+            assert!(
+                err.to_string().contains("BETTER_AUTH_JWKS_URL"),
+                "{refused}"
+            );
+        }
+        for local in [
+            "http://localhost:3000/api/auth/jwks",
+            "http://127.0.0.1:3000/x",
+            "http://[::1]/x",
+        ] {
+            let c = load(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("BETTER_AUTH_JWKS_URL", local),
+            ])
+            .await;
+            assert!(c.is_ok(), "{local}");
+        }
     }
 
     #[tokio::test]

@@ -149,3 +149,47 @@ async fn every_statement_prepares_against_the_schema() {
         }
     }
 }
+
+/// A transaction that lost a race is a 503 with `Retry-After` (nothing was written;
+/// sending it again is safe), and a unique violation is a 409 that names no index.
+#[tokio::test]
+async fn database_errors_are_answered_by_kind() {
+    use shared::db::DbError;
+    use shared::http::ApiError;
+
+    let db = TestDb::new().await;
+    // Write skew under SERIALIZABLE: each reads what the other writes.
+    let (one, two) = (db.client().await, db.client().await);
+    for (client, read, write) in [(&one, "a", "b"), (&two, "b", "a")] {
+        client
+            .batch_execute(&format!(
+                "BEGIN ISOLATION LEVEL SERIALIZABLE;
+                 SELECT count(*) FROM tasks WHERE user_id = '{read}';
+                 INSERT INTO tasks (user_id, title) VALUES ('{write}', 'x');"
+            ))
+            .await
+            .unwrap();
+    }
+    one.batch_execute("COMMIT").await.unwrap();
+    let lost = two
+        .batch_execute("COMMIT")
+        .await
+        .expect_err("a serialization failure");
+    let error = DbError::from(lost);
+    assert!(matches!(error, DbError::Retryable(_)), "{error:?}");
+    let response = ApiError::from(error).into_response("r");
+    assert_eq!(response.status(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+
+    let id = uuid::Uuid::new_v4();
+    let insert = "INSERT INTO tasks (id, user_id, title) VALUES ($1, 'a', 'x')";
+    one.execute(insert, &[&id]).await.unwrap();
+    let error = DbError::from(one.execute(insert, &[&id]).await.unwrap_err());
+    assert!(
+        matches!(&error, DbError::UniqueViolation { constraint, .. } if constraint == "tasks_pkey")
+    );
+    let response = ApiError::from(error).into_response("r");
+    assert_eq!(response.status(), 409);
+    let body = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(!body.contains("tasks_pkey"), "{body}");
+}

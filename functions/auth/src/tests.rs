@@ -490,3 +490,69 @@ async fn signup_and_login_are_one_round_trip_each() {
     let (n, a) = trips.of(call(&state, login)).await;
     assert_eq!((a.status, n), (200, 1));
 }
+
+/// Answers that carry a token are never cached; no answer may be sniffed as another
+/// type, errors included.
+#[tokio::test]
+async fn token_answers_are_never_cached() {
+    let db = TestDb::new().await;
+    let state: AuthState = db.state().await;
+    let signed_up = signup(&state, "ann", "ann@example.com").await;
+    let credentials = json!({"username": "ann", "password": "s3cret-pass"});
+    let logged_in = call(
+        &state,
+        Event::new("POST", "/api/auth/login").json(&credentials),
+    )
+    .await;
+    let grant = Event::new("POST", "/api/v1/auth/token")
+        .form(&[("username", "ann"), ("password", "s3cret-pass")]);
+    let granted = call(&state, grant).await;
+    for (a, status) in [(&signed_up, 201), (&logged_in, 200), (&granted, 200)] {
+        assert!(a.body["access_token"].is_string(), "{}", a.body);
+        assert_eq!(a.status, status);
+        assert_eq!(a.header("cache-control"), Some("no-store"));
+        assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+    }
+    let wrong = json!({"username": "ann", "password": "wrong-pass"});
+    let refused = call(&state, Event::new("POST", "/api/auth/login").json(&wrong)).await;
+    refused.problem(401);
+    assert_eq!(refused.header("x-content-type-options"), Some("nosniff"));
+}
+
+/// Raising BCRYPT_COST: an old hash is replaced at the next successful login (and only
+/// then), so no account keeps a cheaper hash than the dummy one unknown names cost.
+#[tokio::test]
+async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
+    let db = TestDb::new().await;
+    let cheap: AuthState = db.state().await;
+    signup(&cheap, "ann", "ann@example.com").await;
+    let stored = async || -> String {
+        db.client()
+            .await
+            .query_one("SELECT password_hash FROM users", &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert!(stored().await.starts_with("$2b$10$"));
+    let mut config = db.config();
+    config.auth.bcrypt_cost = 11;
+    let dearer = AuthState::new(&config).await.unwrap();
+    let wrong = json!({"username": "ann", "password": "wrong-pass"});
+    call(&dearer, Event::new("POST", "/api/auth/login").json(&wrong))
+        .await
+        .problem(401);
+    assert!(
+        stored().await.starts_with("$2b$10$"),
+        "not on a failed login"
+    );
+    let right = json!({"username": "ann", "password": "s3cret-pass"});
+    let a = call(&dearer, Event::new("POST", "/api/auth/login").json(&right)).await;
+    assert_eq!(a.status, 200);
+    assert!(stored().await.starts_with("$2b$11$"));
+    // Both costs keep working for the same password.
+    for state in [&dearer, &cheap] {
+        let a = call(state, Event::new("POST", "/api/auth/login").json(&right)).await;
+        assert_eq!(a.status, 200);
+    }
+}

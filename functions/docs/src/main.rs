@@ -1,12 +1,15 @@
 //! `docs`: Swagger UI, the OpenAPI spec (YAML and JSON) and the health check.
 
-use lambda_http::Error;
-use shared::http::{Router, asset};
+use lambda_http::http::{HeaderValue, header::CONTENT_SECURITY_POLICY};
+use lambda_http::{Error, Request};
+use shared::http::{ApiResult, Router, asset};
 use shared::{ServiceState, api};
 
 /// The Swagger UI page with its CSS and JS inlined (built by build.rs).
 const DOCS_HTML: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docs.html"));
 const DOCS_HTML_GZ: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docs.html.gz"));
+/// Its Content-Security-Policy: the inline scripts by hash, no framing (build.rs).
+const DOCS_CSP: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.csp"));
 const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
@@ -18,14 +21,7 @@ async fn main() -> Result<(), Error> {
 fn routes() -> Router<ServiceState> {
     Router::new()
         .get("/docs", |_, req, _| {
-            Box::pin(async move {
-                asset(
-                    req,
-                    "text/html; charset=utf-8",
-                    DOCS_HTML,
-                    Some(DOCS_HTML_GZ),
-                )
-            })
+            Box::pin(async move { swagger_ui(req) })
         })
         .get("/openapi.yaml", |_, req, _| {
             Box::pin(async move { asset(req, "application/yaml", OPENAPI_YAML.as_bytes(), None) })
@@ -36,6 +32,19 @@ fn routes() -> Router<ServiceState> {
         .get("/api/health", |s, req, p| {
             Box::pin(api::service::health(s, req, p))
         })
+}
+
+/// The Swagger UI page, under its Content-Security-Policy.
+fn swagger_ui(req: &Request) -> ApiResult {
+    let mut page = asset(
+        req,
+        "text/html; charset=utf-8",
+        DOCS_HTML,
+        Some(DOCS_HTML_GZ),
+    )?;
+    page.headers_mut()
+        .insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(DOCS_CSP));
+    Ok(page)
 }
 
 #[cfg(test)]

@@ -48,6 +48,27 @@ async fn swagger_ui_is_served_whole_and_gzipped() {
     assert!(gz.body().len() * 3 < html.len());
 }
 
+/// The page runs only its own inline scripts (by hash), talks only to its own origin
+/// and cannot be framed; Chromium enforcing it is the browser test's part.
+#[tokio::test]
+async fn swagger_ui_has_a_content_security_policy() {
+    let db = TestDb::new().await;
+    let state = state(&db).await;
+    let a = call(&state, Event::new("GET", "/docs")).await;
+    let csp = a.header("content-security-policy").expect("a CSP");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'") && csp.contains("default-src 'none'"));
+    let script_src = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("script-src"))
+        .unwrap();
+    assert!(!script_src.contains("unsafe"), "{script_src}");
+    assert_eq!(script_src.matches("'sha256-").count(), 2, "{script_src}");
+    assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+    let spec = call(&state, Event::new("GET", "/openapi.json")).await;
+    assert_eq!(spec.header("x-content-type-options"), Some("nosniff"));
+}
+
 #[tokio::test]
 async fn the_spec_is_served_as_yaml_and_json() {
     let db = TestDb::new().await;

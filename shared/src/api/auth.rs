@@ -3,7 +3,7 @@
 use crate::AuthState;
 use crate::auth::IssuedToken;
 use crate::db::users::{self, CreateError, Taken, User};
-use crate::http::{ApiError, ApiResult, Params, form_body, json, json_object};
+use crate::http::{ApiError, ApiResult, Params, form_body, json, json_object, no_store};
 use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
@@ -72,7 +72,7 @@ pub async fn signup(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     match create_account(state, &account).await? {
         Ok(user) => {
             let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
-            json(StatusCode::CREATED, &Session { user, token })
+            json(StatusCode::CREATED, &Session { user, token }).map(no_store)
         }
         Err(taken) => Err(ApiError::Conflict(format!(
             "An account with this {} is already registered.",
@@ -122,7 +122,7 @@ pub async fn login(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
     let user = check_credentials(state, identifier, password).await?;
     let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
-    json(StatusCode::OK, &Session { user, token })
+    json(StatusCode::OK, &Session { user, token }).map(no_store)
 }
 
 /// `POST /api/v1/auth/token`: the OAuth2 password grant, as Swagger UI's dialog sends it.
@@ -152,10 +152,8 @@ pub async fn token(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     };
     errors.into_result()?;
     let user = check_credentials(state, username, password).await?;
-    json(
-        StatusCode::OK,
-        &state.issuer.issue(&user.id.to_string(), &user.username)?,
-    )
+    let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
+    json(StatusCode::OK, &token).map(no_store)
 }
 
 /// The account for these credentials, or the same 401 whether the account is missing or
@@ -176,12 +174,39 @@ async fn check_credentials(
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
+    let stale = hash
+        .as_deref()
+        .is_some_and(|h| state.passwords.needs_rehash(h));
     let matched = state.passwords.verify(password, hash).await?;
     match user {
-        Some(user) if matched => Ok(user),
+        Some(user) if matched => {
+            if stale {
+                rehash(state, &user, password).await;
+            }
+            Ok(user)
+        }
         _ => Err(ApiError::Unauthorized {
             detail: "Invalid username or password.".into(),
             token_sent: false,
         }),
+    }
+}
+
+/// Stores the password again at the configured cost. A failure is logged, not
+/// answered: the login itself succeeded, and the next one tries again.
+async fn rehash(state: &AuthState, user: &User, password: &str) {
+    let result = async {
+        let password = Password::parse(password).map_err(ApiError::internal)?;
+        let hash = state.passwords.hash(&password).await?;
+        users::set_password_hash(&state.db, user.id, &hash).await?;
+        Ok::<_, ApiError>(())
+    };
+    match result.await {
+        Ok(()) => tracing::info!(user = %user.id, "password rehashed at the configured cost"),
+        Err(error) => tracing::warn!(
+            user = %user.id,
+            error = %crate::http::chain(&error),
+            "could not rehash the password"
+        ),
     }
 }

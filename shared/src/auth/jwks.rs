@@ -1,8 +1,10 @@
 //! Tokens signed by Better Auth's own keys (its `jwt` plugin, `/api/auth/jwks`).
 //!
-//! The key set is fetched once per function instance and again, at most once a minute,
-//! when a token names a `kid` the cache does not know. Only asymmetric keys are taken
-//! (an `oct` key in a public key set would let anyone mint tokens), and a token's `alg`
+//! The key set is fetched when first needed and kept for as long as its response's
+//! `Cache-Control: max-age` says (bounded to 1–60 minutes; 10 without one), and again,
+//! at most once a minute, when a token names a `kid` the cache does not know. The fetch
+//! follows no redirect and reads at most 64 KiB. Only asymmetric keys are taken (an
+//! `oct` key in a public key set would let anyone mint tokens), and a token's `alg`
 //! must be its key's own.
 
 use super::AuthError;
@@ -12,8 +14,9 @@ use crate::model::Subject;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 /// A fetched key and the one algorithm it verifies.
 #[derive(Clone)]
@@ -26,10 +29,17 @@ struct Key {
 struct Cache {
     keys: HashMap<String, Key>,
     fetched_at: Option<Instant>,
+    expires_at: Option<Instant>,
 }
 
 /// Refetch for an unknown `kid` at most this often.
 const REFETCH_AFTER: Duration = Duration::from_secs(60);
+/// How long fetched keys are kept: the response's `max-age` within these bounds.
+const MIN_MAX_AGE: Duration = Duration::from_secs(60);
+const MAX_MAX_AGE: Duration = Duration::from_secs(3600);
+const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+/// A key set larger than this is not one.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct JwksVerifier {
     config: JwksConfig,
@@ -47,6 +57,7 @@ impl JwksVerifier {
             .use_preconfigured_tls(crate::tls::client_config().expect("TLS configuration builds"))
             .connect_timeout(Duration::from_secs(2))
             .timeout(Duration::from_secs(4))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client builds");
         Self {
@@ -88,40 +99,73 @@ impl JwksVerifier {
 
     async fn key(&self, kid: &str) -> Result<Option<Key>, AuthError> {
         let mut cache = self.cache.lock().await;
+        let now = Instant::now();
+        if cache.expires_at.is_some_and(|at| now >= at) {
+            cache.keys.clear();
+            cache.expires_at = None;
+            cache.fetched_at = None;
+        }
         if let Some(key) = cache.keys.get(kid) {
             return Ok(Some(key.clone()));
         }
         if cache
             .fetched_at
-            .is_some_and(|at| at.elapsed() < REFETCH_AFTER)
+            .is_some_and(|at| now.duration_since(at) < REFETCH_AFTER)
         {
             return Ok(None);
         }
         // Count a failed fetch too, so a down key server is not hammered.
-        cache.fetched_at = Some(Instant::now());
-        cache.keys = self.fetch().await?;
+        cache.fetched_at = Some(now);
+        let (keys, max_age) = self.fetch().await?;
+        cache.keys = keys;
+        cache.expires_at = Some(now + max_age);
         Ok(cache.keys.get(kid).cloned())
     }
 
-    async fn fetch(&self) -> Result<HashMap<String, Key>, AuthError> {
+    /// The key set and how long to keep it.
+    async fn fetch(&self) -> Result<(HashMap<String, Key>, Duration), AuthError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             AuthError::KeySetUnavailable(format!("fetching {}: {e}", self.config.url).into())
         };
-        let response = self
+        let mut response = self
             .http
             .get(&self.config.url)
             .send()
             .await
             .map_err(|e| unavailable(&e))?;
+        // A redirect is not followed: it is an answer other than the key set.
         if !response.status().is_success() {
             return Err(unavailable(&response.status()));
         }
-        let body = response.bytes().await.map_err(|e| unavailable(&e))?;
+        let max_age = response
+            .headers()
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map_or(DEFAULT_MAX_AGE, max_age);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(unavailable(&format!("larger than {MAX_BODY_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
         let set: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         let keys = parse_key_set(&set);
-        tracing::info!(keys = keys.len(), "JWKS fetched");
-        Ok(keys)
+        tracing::info!(keys = keys.len(), ?max_age, "JWKS fetched");
+        Ok((keys, max_age))
     }
+}
+
+/// How long a response with this `Cache-Control` may be kept, within the bounds.
+fn max_age(cache_control: &str) -> Duration {
+    let seconds = cache_control
+        .split(',')
+        .filter_map(|directive| directive.trim().split_once('='))
+        .find(|(name, _)| name.eq_ignore_ascii_case("max-age"))
+        .and_then(|(_, value)| value.trim().trim_matches('"').parse::<u64>().ok());
+    seconds.map_or(DEFAULT_MAX_AGE, |s| {
+        Duration::from_secs(s).clamp(MIN_MAX_AGE, MAX_MAX_AGE)
+    })
 }
 
 /// The usable keys of a JWKS document, by `kid`; anything else is skipped.
@@ -222,18 +266,28 @@ mod tests {
 
         /// A key server on loopback that counts its fetches.
         async fn serve(jwks: Value) -> (String, Arc<AtomicUsize>) {
+            serve_raw("200 OK", "", jwks.to_string()).await
+        }
+
+        /// A server answering every request with `status`, extra `headers` (each line
+        /// ending in CRLF) and `body`; it counts the requests.
+        async fn serve_raw(
+            status: &'static str,
+            headers: &str,
+            body: String,
+        ) -> (String, Arc<AtomicUsize>) {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}/api/auth/jwks", listener.local_addr().unwrap());
             let hits = Arc::new(AtomicUsize::new(0));
             let counter = hits.clone();
-            let body = jwks.to_string();
+            let headers = headers.to_owned();
             tokio::spawn(async move {
                 while let Ok((mut socket, _)) = listener.accept().await {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let mut buf = [0u8; 4096];
                     let _ = socket.read(&mut buf).await;
                     let reply = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{headers}content-length: {}\r\nconnection: close\r\n\r\n{body}",
                         body.len()
                     );
                     let _ = socket.write_all(reply.as_bytes()).await;
@@ -416,6 +470,82 @@ mod tests {
             ));
             // Within the minute it is not asked again: the kid is simply unknown.
             is_401(service.verify(&token).await);
+        }
+
+        fn good_token(signer: &Signer, origin: &str) -> String {
+            sign(
+                signer,
+                Algorithm::EdDSA,
+                "k1",
+                json!({"sub": "u", "iss": origin, "aud": origin, "exp": now() + 7200}),
+            )
+        }
+
+        fn key_set(signer: &Signer) -> Value {
+            json!({"keys": [{"kty": "OKP", "crv": "Ed25519", "x": signer.public_x, "kid": "k1"}]})
+        }
+
+        /// Moves this test's clock (the cache's) forward, as if `by` had passed.
+        async fn pass(by: std::time::Duration) {
+            tokio::time::pause();
+            tokio::time::advance(by).await;
+            tokio::time::resume();
+        }
+
+        #[tokio::test]
+        async fn cached_keys_expire_after_the_responses_max_age() {
+            let signer = ed25519();
+            let headers = "cache-control: public, max-age=300\r\n";
+            let (url, hits) = serve_raw("200 OK", headers, key_set(&signer).to_string()).await;
+            let (service, origin) = service(&url);
+            let token = good_token(&signer, &origin);
+            assert!(service.verify(&token).await.is_ok());
+            pass(std::time::Duration::from_secs(290)).await;
+            assert!(service.verify(&token).await.is_ok());
+            assert_eq!(hits.load(Ordering::SeqCst), 1, "still fresh");
+            pass(std::time::Duration::from_secs(20)).await;
+            assert!(service.verify(&token).await.is_ok());
+            assert_eq!(hits.load(Ordering::SeqCst), 2, "expired, fetched again");
+        }
+
+        #[test]
+        fn max_age_is_bounded() {
+            use super::super::max_age;
+            let secs = |header: &str| max_age(header).as_secs();
+            assert_eq!(secs("public, max-age=300"), 300);
+            assert_eq!(secs("max-age=5"), 60);
+            assert_eq!(secs("max-age=86400, immutable"), 3600);
+            assert_eq!(secs("no-cache"), 600);
+            assert_eq!(secs("max-age=soon"), 600);
+        }
+
+        #[tokio::test]
+        async fn a_redirect_is_not_followed() {
+            let signer = ed25519();
+            let (elsewhere, elsewhere_hits) = serve(key_set(&signer)).await;
+            let location = format!("location: {elsewhere}\r\n");
+            let (url, _) = serve_raw("302 Found", &location, String::new()).await;
+            let (service, origin) = service(&url);
+            let result = service.verify(&good_token(&signer, &origin)).await;
+            assert!(
+                matches!(result, Err(AuthError::KeySetUnavailable(_))),
+                "{result:?}"
+            );
+            assert_eq!(elsewhere_hits.load(Ordering::SeqCst), 0);
+        }
+
+        #[tokio::test]
+        async fn a_key_set_over_64_kib_is_refused() {
+            let signer = ed25519();
+            let mut set = key_set(&signer);
+            set["padding"] = json!("x".repeat(70 * 1024));
+            let (url, _) = serve_raw("200 OK", "", set.to_string()).await;
+            let (service, origin) = service(&url);
+            let result = service.verify(&good_token(&signer, &origin)).await;
+            assert!(
+                matches!(result, Err(AuthError::KeySetUnavailable(_))),
+                "{result:?}"
+            );
         }
     }
 }

@@ -54,6 +54,14 @@ impl Passwords {
         Ok(known && matched && !too_long)
     }
 
+    /// Whether a stored hash was made at another cost than the configured one: then it
+    /// is rehashed at the next successful login, so that raising `BCRYPT_COST` leaves
+    /// no old, faster hashes whose logins take less time than unknown accounts'.
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>()
+            .map_or(true, |parts| parts.get_cost() != self.cost)
+    }
+
     fn dummy_hash(&self) -> &'static str {
         DUMMY_HASHES[(self.cost - 10) as usize]
     }

@@ -7,6 +7,7 @@ use deadpool_postgres::{Hook, HookError, Manager, ManagerConfig, Pool, Recycling
 use rustls::pki_types::{CertificateDer, pem::PemObject};
 use std::path::PathBuf;
 use std::time::Duration;
+use tokio_postgres::config::{Host, SslMode};
 
 /// A connection idle longer than this is checked before reuse: a thawed Lambda may
 /// hold one the server closed long ago. Busy connections skip the check (no extra
@@ -14,7 +15,18 @@ use std::time::Duration;
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(30);
 
 pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
-    let Target { pg, root_cert } = parse(config.url.expose())?;
+    let Target {
+        pg,
+        root_cert,
+        plaintext_to_remote,
+    } = parse(config.url.expose())?;
+    if plaintext_to_remote {
+        // Once per cold start: the pool is built once.
+        tracing::warn!(
+            "DATABASE_URL asks for sslmode=disable to a host that is not this machine: \
+             the connection, password exchange included, is not encrypted"
+        );
+    }
     let manager = Manager::from_config(
         pg,
         tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(root_cert.as_ref())?),
@@ -46,6 +58,8 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
 struct Target {
     pg: tokio_postgres::Config,
     root_cert: Option<PathBuf>,
+    /// `sslmode=disable` to a host that is not this machine: allowed, but said.
+    plaintext_to_remote: bool,
 }
 
 /// Parses the URL after rewriting what tokio-postgres does not accept: `sslmode`
@@ -53,6 +67,9 @@ struct Target {
 /// and the host name), `sslrootcert` is taken out (a path is kept as the CA file;
 /// `system`, as in Neon's strings, means the compiled-in Mozilla roots), and other
 /// libpq-only options such as `sslcert` are dropped.
+///
+/// TLS is never silently off: without `sslmode`, a host that is not loopback means
+/// `require` (libpq would say `prefer`, and fall back to plain text).
 fn parse(url: &str) -> Result<Target, DbError> {
     let bad = |problem: &str| DbError::Setup(format!("DATABASE_URL is invalid: {problem}"));
     let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
@@ -60,6 +77,7 @@ fn parse(url: &str) -> Result<Target, DbError> {
         return Err(bad("it must start with postgres:// or postgresql://"));
     }
     let mut root_cert = None;
+    let sslmode_given = parsed.query_pairs().any(|(key, _)| key == "sslmode");
     let pairs: Vec<(String, String)> = parsed
         .query_pairs()
         .into_owned()
@@ -90,7 +108,31 @@ fn parse(url: &str) -> Result<Target, DbError> {
     if pg.get_application_name().is_none() {
         pg.application_name("todo-api");
     }
-    Ok(Target { pg, root_cert })
+    let remote = !pg.get_hosts().iter().all(is_loopback);
+    if remote && !sslmode_given {
+        pg.ssl_mode(SslMode::Require);
+    }
+    let plaintext_to_remote = remote && pg.get_ssl_mode() == SslMode::Disable;
+    Ok(Target {
+        pg,
+        root_cert,
+        plaintext_to_remote,
+    })
+}
+
+/// A Unix socket, `localhost`, or a loopback address.
+fn is_loopback(host: &Host) -> bool {
+    match host {
+        Host::Unix(_) => true,
+        Host::Tcp(name) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+    }
 }
 
 fn tls_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbError> {
@@ -116,7 +158,7 @@ fn tls_config(root_cert: Option<&PathBuf>) -> Result<rustls::ClientConfig, DbErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio_postgres::config::{ChannelBinding, SslMode};
+    use tokio_postgres::config::ChannelBinding;
 
     #[test]
     fn neon_console_strings_parse() {
@@ -134,6 +176,35 @@ mod tests {
             parse("postgres://u@db.internal/db?sslmode=verify-full&sslrootcert=/opt/rds-ca.pem")
                 .unwrap();
         assert_eq!(t.root_cert, Some(PathBuf::from("/opt/rds-ca.pem")));
+    }
+
+    #[test]
+    fn tls_is_never_silently_off_to_a_remote_host() {
+        let mode = |url: &str| parse(url).unwrap().pg.get_ssl_mode();
+        assert_eq!(mode("postgres://u@db.example.com/db"), SslMode::Require);
+        assert_eq!(mode("postgres://u@10.1.2.3:5432/db"), SslMode::Require);
+        for local in [
+            "postgres://u@localhost/db",
+            "postgres://u@127.0.0.1/db",
+            "postgres://u@[::1]/db",
+            "postgres://u@%2Frun%2Fpostgresql/db",
+        ] {
+            assert_eq!(mode(local), SslMode::Prefer, "{local}");
+        }
+        // Asked for explicitly, plain text to a remote host works, and is flagged.
+        let t = parse("postgres://u@db.example.com/db?sslmode=disable").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Disable);
+        assert!(t.plaintext_to_remote);
+        assert!(
+            !parse("postgres://u@127.0.0.1/db?sslmode=disable")
+                .unwrap()
+                .plaintext_to_remote
+        );
+        assert!(
+            !parse("postgres://u@db.example.com/db?sslmode=prefer")
+                .unwrap()
+                .plaintext_to_remote
+        );
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub enum DbError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The transaction lost a race (serialization failure, deadlock) and was rolled
+    /// back: nothing was written, and the same request may simply be sent again.
+    #[error("the transaction was rolled back to resolve a conflict")]
+    Retryable(#[source] tokio_postgres::Error),
     /// Postgres refused a value (class 22: data exception).
     #[error("the database refused a value")]
     InvalidInput(#[source] tokio_postgres::Error),
@@ -54,6 +58,8 @@ impl From<tokio_postgres::Error> for DbError {
             }
             return match &code.code()[..2] {
                 "22" => Self::InvalidInput(error),
+                // transaction rollback: serialization_failure, deadlock_detected
+                "40" => Self::Retryable(error),
                 // connection exceptions, insufficient resources, operator intervention
                 "08" | "53" | "57" => Self::Unavailable(Box::new(error)),
                 _ => Self::Other(error),

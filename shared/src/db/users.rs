@@ -71,8 +71,15 @@ const INSERT: &str = "INSERT INTO users (username, email, password_hash) VALUES 
 const FIND_FOR_LOGIN: &str = "SELECT id, username, email, created_at, updated_at, password_hash \
     FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1";
 
+const SET_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1";
+
 /// Every statement of this module, by name (for the test that prepares them all).
-pub const STATEMENTS: &[(&str, &str)] = &[("INSERT", INSERT), ("FIND_FOR_LOGIN", FIND_FOR_LOGIN)];
+pub const STATEMENTS: &[(&str, &str)] = &[
+    ("INSERT", INSERT),
+    ("FIND_FOR_LOGIN", FIND_FOR_LOGIN),
+    ("SET_PASSWORD_HASH", SET_PASSWORD_HASH),
+];
 
 /// Inserts an account; the unique indexes decide races between identical signups.
 pub async fn create(
@@ -122,6 +129,17 @@ pub async fn find_for_login(
             .await?;
         row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
             .transpose()
+    })
+    .await
+}
+
+/// Replaces an account's password hash (a rehash at the configured cost).
+pub async fn set_password_hash(db: &Database, id: Uuid, hash: &str) -> Result<(), DbError> {
+    db.run(async |client| {
+        client
+            .execute_typed(SET_PASSWORD_HASH, &[(&id, Type::UUID), (&hash, Type::TEXT)])
+            .await
+            .map(drop)
     })
     .await
 }

@@ -55,13 +55,16 @@ impl From<FieldErrors> for ApiError {
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Unavailable(_) | DbError::Timeout(_) => Self::Unavailable(Box::new(error)),
+            DbError::Unavailable(_) | DbError::Timeout(_) | DbError::Retryable(_) => {
+                Self::Unavailable(Box::new(error))
+            }
             DbError::InvalidInput(_) => {
                 Self::BadRequest("The request holds a value the database cannot store.".into())
             }
-            DbError::UniqueViolation { constraint, .. } => Self::Conflict(format!(
-                "A record with these values already exists ({constraint})."
-            )),
+            // The index's name is schema detail: logged by the caller, never answered.
+            DbError::UniqueViolation { .. } => {
+                Self::Conflict("A record with these values already exists.".into())
+            }
             DbError::Setup(_) | DbError::Other(_) => Self::Internal(Box::new(error)),
         }
     }

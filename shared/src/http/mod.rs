@@ -13,7 +13,7 @@ pub use request::{
     MAX_BODY_BYTES, authenticate, bearer_token, form_body, json_object, optional_json_object,
     query_param,
 };
-pub use response::{asset, json, json_with_location};
+pub use response::{asset, json, json_with_location, no_store};
 pub use router::{Handler, HandlerFuture, Params, Router, match_path};
 
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
@@ -80,6 +80,11 @@ where
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
+    // Every answer is exactly the type it says it is.
+    response.headers_mut().insert(
+        lambda_http::http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     cors.decorate(origin.as_ref(), response.headers_mut());
     span.in_scope(|| {
         tracing::info!(

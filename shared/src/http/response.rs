@@ -17,6 +17,15 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> ApiResult {
         .expect("static headers are valid"))
 }
 
+/// Marks a response that carries a token: no cache, shared or private, may keep it.
+pub fn no_store(mut response: Response<Body>) -> Response<Body> {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
 /// A `201 Created` JSON response pointing at the new resource.
 pub fn json_with_location<T: Serialize>(location: &str, value: &T) -> ApiResult {
     let mut response = json(StatusCode::CREATED, value)?;
