@@ -62,6 +62,9 @@ pub struct DatabaseConfig {
     pub url: Secret,
     pub pool_max_size: usize,
     pub auto_migrate: bool,
+    /// How long one piece of database work may take ([`REQUEST_BUDGET`]; a setting
+    /// only so that tests need not wait that long).
+    pub request_budget: std::time::Duration,
 }
 
 /// Everything the token and password code needs.
@@ -101,6 +104,13 @@ pub struct Config {
 
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Longest one piece of database work (pool, connect, statement) may take before the
+/// request is answered 503. A task request does one; `auth` at most two. With the
+/// key-set fetch they stay well inside the functions' timeouts in template.yaml (a test
+/// holds them to it), so a slow database never makes API Gateway answer instead of the
+/// function.
+pub const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(4);
+
 impl Config {
     /// Reads the process environment (and Secrets Manager where an ARN is given).
     pub async fn from_env() -> Result<Self, ConfigError> {
@@ -127,6 +137,7 @@ impl DatabaseConfig {
             url: Secret::new(url),
             pool_max_size: number(var, "DB_POOL_MAX_SIZE", 2, 1..=64)?,
             auto_migrate: boolean(var, "AUTO_MIGRATE", true)?,
+            request_budget: REQUEST_BUDGET,
         })
     }
 }

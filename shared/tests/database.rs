@@ -73,6 +73,7 @@ fn tls_database(query: &str) -> Database {
         )),
         pool_max_size: 1,
         auto_migrate: false,
+        request_budget: shared::config::REQUEST_BUDGET,
     })
     .expect("the pool builds")
 }
@@ -192,4 +193,34 @@ async fn database_errors_are_answered_by_kind() {
     assert_eq!(response.status(), 409);
     let body = String::from_utf8(response.body().to_vec()).unwrap();
     assert!(!body.contains("tasks_pkey"), "{body}");
+}
+
+/// The time budgets of a request fit inside its function's timeout with room to spare,
+/// so a slow database or key server is answered 503 by the function, never 504 by API
+/// Gateway. A task request: the key-set fetch, one piece of database work and its
+/// cancel. `auth`: two pieces of database work (the lookup, then a rehash) and two
+/// bcrypt runs at the highest cost (about 0.8 s each at 1 GB).
+#[test]
+fn request_budgets_fit_inside_the_function_timeouts() {
+    use shared::auth::KEY_SET_BUDGET;
+    use shared::db::{CANCEL_BUDGET, REQUEST_BUDGET};
+    use std::time::Duration;
+
+    let margin = Duration::from_secs(2);
+    let database = REQUEST_BUDGET + CANCEL_BUDGET;
+    let timeouts = testkit::routes::function_timeouts();
+    for function in ["tasks", "task", "complete", "docs"] {
+        let needed = KEY_SET_BUDGET + database + margin;
+        assert!(
+            Duration::from_secs(timeouts[function]) >= needed,
+            "{function}: {}s < {needed:?}",
+            timeouts[function]
+        );
+    }
+    let needed = 2 * database + 2 * Duration::from_millis(800) + margin;
+    assert!(
+        Duration::from_secs(timeouts["auth"]) >= needed,
+        "auth: {}s < {needed:?}",
+        timeouts["auth"]
+    );
 }

@@ -126,6 +126,7 @@ impl TestDb {
                 url: Secret::new(self.url.clone()),
                 pool_max_size: 4,
                 auto_migrate: true,
+                request_budget: shared::config::REQUEST_BUDGET,
             },
             auth: Self::auth_config(),
             http: HttpConfig::default(),

@@ -39,6 +39,24 @@ pub fn template() -> BTreeSet<Route> {
     routes
 }
 
+/// Each function's `Timeout` in `template.yaml` (its own, else the `Globals` one), by
+/// the binary it runs, in seconds.
+pub fn function_timeouts() -> std::collections::BTreeMap<String, u64> {
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&repo_file("template.yaml")).unwrap();
+    let global = doc["Globals"]["Function"]["Timeout"].as_u64();
+    doc["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+            let timeout = r["Properties"]["Timeout"].as_u64().or(global);
+            (binary.to_owned(), timeout.expect("a Timeout"))
+        })
+        .collect()
+}
+
 /// Operations of `openapi.yaml`.
 pub fn openapi() -> BTreeSet<Route> {
     let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&repo_file("openapi.yaml")).unwrap();

@@ -475,3 +475,82 @@ async fn each_request_is_one_round_trip() {
     let (m, _) = trips.of(call(&state, list(ANN, ""))).await;
     assert_eq!((n, m), (0, 0));
 }
+
+/// Odd values a client can put in headers API Gateway passes on never panic the
+/// function: each request gets a normal answer. (`Host` and `X-Forwarded-Proto` did,
+/// inside lambda_http: fixed by patches/lambda_http-1.3.2-*.patch.)
+#[tokio::test]
+async fn odd_headers_get_a_normal_answer() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let odd = [
+        ("host", "exa mple.com"),
+        ("host", "[::1"),
+        ("host", "a@b:c:d"),
+        ("host", ""),
+        ("x-forwarded-proto", "htt p"),
+        ("x-forwarded-proto", ""),
+        ("x-forwarded-proto", "javascript:"),
+        ("x-forwarded-port", "abc"),
+        ("x-forwarded-port", "99999999999"),
+        ("x-forwarded-port", "-1"),
+        ("cookie", "a=b; ; =; ==="),
+        ("cookie", "naïve=ü; \"quoted\""),
+        ("x-forwarded-for", "not an ip"),
+    ];
+    for (name, value) in odd {
+        let event = list(ANN, "").bearer(&token(ANN)).header(name, value);
+        let a = call(&state, event).await;
+        assert_eq!(a.status, 200, "{name}: {value:?}: {}", a.body);
+    }
+}
+
+/// A 503 means nothing happened: a create that waits on a lock past its budget is
+/// cancelled on the server, so it does not land when the lock goes away.
+#[tokio::test]
+async fn a_create_that_runs_out_of_time_never_lands() {
+    use shared::FunctionState;
+    use std::time::{Duration, Instant};
+
+    let db = TestDb::new().await;
+    let mut config = db.config();
+    config.database.request_budget = Duration::from_millis(500);
+    let state = TaskState::new(&config).await.unwrap();
+    let ann = token(ANN);
+    assert_eq!(call(&state, list(ANN, "").bearer(&ann)).await.status, 200);
+
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let a = call(
+        &state,
+        create(ANN, &json!({"title": "too late"})).bearer(&ann),
+    )
+    .await;
+    a.problem(503);
+    assert!(a.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        count(&db).await,
+        0,
+        "the insert was cancelled, not just abandoned"
+    );
+
+    // The function goes on serving, on a fresh connection.
+    let a = call(
+        &state,
+        create(ANN, &json!({"title": "in time"})).bearer(&ann),
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.body);
+    assert_eq!(count(&db).await, 1);
+}

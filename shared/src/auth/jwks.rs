@@ -38,6 +38,9 @@ const REFETCH_AFTER: Duration = Duration::from_secs(60);
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
 const MAX_MAX_AGE: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+/// Longest a key-set fetch may take (connecting included) before the request is
+/// answered 503; counted in the task functions' time budget (see `REQUEST_BUDGET`).
+pub const KEY_SET_BUDGET: Duration = Duration::from_secs(2);
 /// A key set larger than this is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -55,8 +58,8 @@ impl JwksVerifier {
     pub fn new(config: JwksConfig) -> Self {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(crate::tls::client_config().expect("TLS configuration builds"))
-            .connect_timeout(Duration::from_secs(2))
-            .timeout(Duration::from_secs(4))
+            .connect_timeout(KEY_SET_BUDGET / 2)
+            .timeout(KEY_SET_BUDGET)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client builds");

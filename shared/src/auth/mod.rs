@@ -11,5 +11,6 @@ mod tokens;
 
 pub use claims::LEEWAY_SECONDS;
 pub use error::AuthError;
+pub use jwks::KEY_SET_BUDGET;
 pub use password::Passwords;
 pub use tokens::{Claims, IssuedToken, TokenIssuer, TokenVerifier};

@@ -14,7 +14,10 @@ use tokio_postgres::config::{Host, SslMode};
 /// round trip per request).
 const CHECK_IDLE_AFTER: Duration = Duration::from_secs(30);
 
-pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
+/// The TLS setup of every connection, kept to send cancel requests the same way.
+pub(super) type Tls = tokio_postgres_rustls::MakeRustlsConnect;
+
+pub(super) fn pool(config: &DatabaseConfig) -> Result<(Pool, Tls), DbError> {
     let Target {
         pg,
         root_cert,
@@ -27,9 +30,10 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
              the connection, password exchange included, is not encrypted"
         );
     }
+    let tls = Tls::new(tls_config(root_cert.as_ref())?);
     let manager = Manager::from_config(
         pg,
-        tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(root_cert.as_ref())?),
+        tls.clone(),
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -50,6 +54,7 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<Pool, DbError> {
             })
         }))
         .build()
+        .map(|pool| (pool, tls))
         .map_err(|e| DbError::Setup(format!("building the pool: {e}")))
 }
 

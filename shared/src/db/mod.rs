@@ -15,13 +15,16 @@ use deadpool_postgres::{Object, Pool};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-/// Longest a request waits on the database (pool, connect, statement) before it is
-/// answered 503: well inside the function timeout, so a dead database never hangs one.
-pub const REQUEST_BUDGET: Duration = Duration::from_secs(8);
+pub use crate::config::REQUEST_BUDGET;
+
+/// How long a cancel request may take before the connection is dropped anyway.
+pub const CANCEL_BUDGET: Duration = Duration::from_secs(1);
 
 /// The pool and the knowledge that the schema is current.
 pub struct Database {
     pool: Pool,
+    tls: connect::Tls,
+    budget: Duration,
     auto_migrate: bool,
     migrated: OnceCell<()>,
 }
@@ -29,8 +32,11 @@ pub struct Database {
 impl Database {
     /// Builds the pool; no connection is opened until one is needed.
     pub fn new(config: &DatabaseConfig) -> Result<Self, DbError> {
+        let (pool, tls) = connect::pool(config)?;
         Ok(Self {
-            pool: connect::pool(config)?,
+            pool,
+            tls,
+            budget: config.request_budget,
             auto_migrate: config.auto_migrate,
             migrated: OnceCell::new(),
         })
@@ -60,18 +66,63 @@ impl Database {
         Ok(self.pool.get().await?)
     }
 
-    /// Runs `work` on a pooled connection within [`REQUEST_BUDGET`].
+    /// Runs `work` on a pooled connection within the request budget
+    /// ([`REQUEST_BUDGET`] unless configured otherwise).
+    ///
+    /// When the budget runs out while a statement is running, the statement is
+    /// cancelled on the server, and the caller hears `Timeout` only once it has ended:
+    /// a request answered 503 never writes anything later (a statement waiting on a lock
+    /// would otherwise still commit when it got it). If it finished after all, before
+    /// the cancel took, its result stands. The connection is never reused.
     pub async fn run<T>(
         &self,
         work: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, DbError> {
-        let attempt = async {
-            let client = self.client().await?;
-            work(&client).await.map_err(DbError::from)
-        };
-        tokio::time::timeout(REQUEST_BUDGET, attempt)
+        let deadline = tokio::time::Instant::now() + self.budget;
+        let client = tokio::time::timeout_at(deadline, self.client())
             .await
-            .map_err(|_| DbError::Timeout(REQUEST_BUDGET))?
+            .map_err(|_| DbError::Timeout(self.budget))??;
+        let late = {
+            let mut work = std::pin::pin!(work(&client));
+            match tokio::time::timeout_at(deadline, &mut work).await {
+                Ok(result) => return result.map_err(DbError::from),
+                Err(_) => self.cancel(&client, work).await,
+            }
+        };
+        // Out of the pool: its state is unknown, and nobody may reuse it.
+        drop(Object::take(client));
+        match late {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(_)) => Err(DbError::Timeout(self.budget)),
+            None => {
+                tracing::error!("a statement past its budget could not be cancelled");
+                Err(DbError::Timeout(self.budget))
+            }
+        }
+    }
+
+    /// Cancels `client`'s running statement and waits for it to end, sending the
+    /// cancel again while it runs (one sent before the statement reached the server
+    /// does nothing). `None` when it has not ended within [`CANCEL_BUDGET`].
+    async fn cancel<T>(
+        &self,
+        client: &tokio_postgres::Client,
+        mut work: std::pin::Pin<&mut impl Future<Output = Result<T, tokio_postgres::Error>>>,
+    ) -> Option<Result<T, tokio_postgres::Error>> {
+        let token = client.cancel_token();
+        let give_up = tokio::time::Instant::now() + CANCEL_BUDGET;
+        loop {
+            let sent = tokio::time::timeout_at(give_up, token.cancel_query(self.tls.clone()));
+            if let Ok(Err(error)) = sent.await {
+                tracing::warn!(%error, "sending a cancel request failed");
+            }
+            let retry = tokio::time::Instant::now() + std::time::Duration::from_millis(50);
+            match tokio::time::timeout_at(retry.min(give_up), work.as_mut()).await {
+                Ok(outcome) => return Some(outcome),
+                Err(_) if tokio::time::Instant::now() < give_up => continue,
+                Err(_) => return None,
+            }
+        }
     }
 
     /// One trivial statement, for the health route.

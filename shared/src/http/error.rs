@@ -143,7 +143,8 @@ impl ApiError {
                 super::MAX_BODY_BYTES / 1024
             ),
             Self::Unavailable(_) => {
-                "The database is unavailable right now; try again shortly.".to_owned()
+                "The service is unavailable right now and nothing was changed; try again shortly."
+                    .to_owned()
             }
             Self::Internal(_) => format!(
                 "An unexpected error occurred. Quote request id {request_id} when reporting it."
