@@ -1,5 +1,5 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test check fmt clippy dev dev-reset sam-build coverage bench
+.PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
@@ -25,6 +25,10 @@ dev:
 dev-reset:
 	scripts/pg.sh stop .local/pg
 	rm -rf .local/pg
+
+## Apply migrations/ to DATABASE_URL (or DATABASE_URL_SECRET_ARN) before a deploy.
+migrate:
+	cargo run --quiet --release -p migrate
 
 ## sam build + a check that every function got an arm64 bootstrap.
 sam-build:

@@ -49,12 +49,16 @@ pub trait FunctionState: Edge + Sized {
     fn db(&self) -> &Database;
 }
 
-/// Opens the pool and migrates now, so the first request does not pay for it; if the
-/// database is unreachable, requests answer 503 and the first one to reach it migrates.
+/// Opens the pool and migrates now, so the first request does not pay for it. If the
+/// database is unreachable, requests answer 503 and the first one to reach it
+/// migrates; a migration that fails stops the cold start (every request would fail
+/// the same way).
 async fn database(config: &DatabaseConfig) -> Result<Database, DbError> {
     let db = Database::new(config)?;
-    if let Err(error) = db.prepare().await {
-        tracing::error!(?error, "could not prepare the database at start");
+    match db.prepare().await {
+        Ok(()) => {}
+        Err(error @ DbError::Migration { .. }) => return Err(error),
+        Err(error) => tracing::error!(?error, "could not prepare the database at start"),
     }
     Ok(db)
 }

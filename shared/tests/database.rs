@@ -224,3 +224,97 @@ fn request_budgets_fit_inside_the_function_timeouts() {
         timeouts["auth"]
     );
 }
+
+fn config_for(db: &TestDb, auto_migrate: bool) -> shared::config::Config {
+    let mut config = db.config();
+    config.database.auto_migrate = auto_migrate;
+    config
+}
+
+async fn has_table(db: &TestDb, name: &str) -> bool {
+    db.client()
+        .await
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// A migration that fails stops the cold start with a message naming it, instead of
+/// every request trying again; nothing of it stays applied.
+#[tokio::test]
+async fn a_failing_migration_stops_the_cold_start() {
+    use shared::{FunctionState, TaskState};
+    let db = TestDb::empty().await;
+    // Something in the way of 0001_create_users.
+    db.client()
+        .await
+        .batch_execute("CREATE TABLE users (x int)")
+        .await
+        .unwrap();
+    let Err(error) = TaskState::new(&config_for(&db, true)).await else {
+        panic!("the state must not build");
+    };
+    let message = format!("{error:?}");
+    assert!(
+        message.contains("migration 1 (create_users) failed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("already exists"),
+        "the cause is kept: {message}"
+    );
+    assert!(
+        !has_table(&db, "schema_migrations").await,
+        "rolled back whole"
+    );
+}
+
+/// With AUTO_MIGRATE=false a function leaves the schema alone; `migrate` (the tool a
+/// pipeline runs before deploying) applies it, once.
+#[tokio::test]
+async fn migrations_can_run_ahead_of_the_functions() {
+    use shared::{FunctionState, TaskState};
+    let db = TestDb::empty().await;
+    let config = config_for(&db, false);
+    TaskState::new(&config)
+        .await
+        .expect("starts without migrating");
+    assert!(!has_table(&db, "tasks").await);
+    let tool = Database::new(&config.database).unwrap();
+    let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
+    assert_eq!(tool.migrate().await.unwrap(), all);
+    assert_eq!(tool.migrate().await.unwrap(), Vec::<i64>::new());
+    assert!(has_table(&db, "tasks").await);
+}
+
+/// A migration waits on another lock at most `LOCK_TIMEOUT` (3 s), then fails, rather
+/// than queueing traffic behind it.
+#[tokio::test]
+async fn a_migration_does_not_wait_long_for_a_lock() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::empty().await;
+    // Another transaction is creating `tasks`: 0002_create_tasks has to wait for it.
+    let other = db.client().await;
+    other
+        .batch_execute("BEGIN; CREATE TABLE tasks (x int)")
+        .await
+        .unwrap();
+    let (mut client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let started = Instant::now();
+    let error = run(&mut client).await.expect_err("gave up on the lock");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(2) && waited < Duration::from_secs(8),
+        "{waited:?}"
+    );
+    assert!(
+        format!("{error:?}").contains("migration 2 (create_tasks)"),
+        "{error:?}"
+    );
+    other.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(run(&mut client).await.unwrap().len(), MIGRATIONS.len());
+}

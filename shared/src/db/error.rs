@@ -27,6 +27,14 @@ pub enum DbError {
     /// Postgres refused a value (class 22: data exception).
     #[error("the database refused a value")]
     InvalidInput(#[source] tokio_postgres::Error),
+    /// A migration's SQL failed (its transaction is rolled back: nothing was applied).
+    #[error("migration {version} ({name}) failed; nothing was applied")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: tokio_postgres::Error,
+    },
     /// The pool could not be set up (the URL, TLS).
     #[error("{0}")]
     Setup(String),

@@ -35,6 +35,13 @@ pub const MIGRATIONS: &[Migration] = include!(concat!(env!("OUT_DIR"), "/migrati
 /// An arbitrary constant naming "this project's migrations" among advisory locks.
 const LOCK_KEY: i64 = 0x0074_6f64_6f6d_6967; // "todomig"
 
+/// Once it holds the migration lock, a migration waits at most this long for any other
+/// lock: a table that traffic is using makes it fail, rather than queue every request
+/// behind its own wait (an `ALTER TABLE` waiting for its lock blocks all who come after).
+pub const LOCK_TIMEOUT: &str = "3s";
+/// And no statement of a migration runs longer than this (a cold start has ~10 s).
+pub const STATEMENT_TIMEOUT: &str = "20s";
+
 /// Applies what is pending and returns the versions it applied.
 pub async fn run(client: &mut Client) -> Result<Vec<i64>, DbError> {
     // The usual cold start: everything is applied already. One lock-free read says so
@@ -45,8 +52,12 @@ pub async fn run(client: &mut Client) -> Result<Vec<i64>, DbError> {
         return Ok(Vec::new());
     }
     let tx = client.transaction().await?;
+    // The advisory lock first, without a timeout: other instances starting at the same
+    // time wait here for the one that migrates, then find nothing left to do.
     tx.batch_execute(&format!(
         "SELECT pg_advisory_xact_lock({LOCK_KEY});
+         SET LOCAL lock_timeout = '{LOCK_TIMEOUT}';
+         SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}';
          CREATE TABLE IF NOT EXISTS schema_migrations (
              version    bigint      PRIMARY KEY,
              name       text        NOT NULL,
@@ -57,7 +68,13 @@ pub async fn run(client: &mut Client) -> Result<Vec<i64>, DbError> {
     let done = applied_versions(&tx).await?;
     let mut applied = Vec::new();
     for migration in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
-        tx.batch_execute(migration.sql).await?;
+        tx.batch_execute(migration.sql)
+            .await
+            .map_err(|source| DbError::Migration {
+                version: migration.version,
+                name: migration.name,
+                source,
+            })?;
         // Both values come from file names checked by build.rs: digits and [a-z0-9_].
         tx.batch_execute(&format!(
             "INSERT INTO schema_migrations (version, name) VALUES ({}, '{}')",

@@ -50,8 +50,7 @@ impl Database {
         }
         self.migrated
             .get_or_try_init(|| async {
-                let mut client = self.pool.get().await?;
-                let applied = migrate::run(&mut client).await?;
+                let applied = self.migrate().await?;
                 if !applied.is_empty() {
                     tracing::info!(?applied, "migrations applied");
                 }
@@ -59,6 +58,13 @@ impl Database {
             })
             .await
             .map(drop)
+    }
+
+    /// Applies pending migrations now, whatever `AUTO_MIGRATE` says (the `migrate`
+    /// tool), and returns the versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, DbError> {
+        let mut client = self.pool.get().await?;
+        migrate::run(&mut client).await
     }
 
     async fn client(&self) -> Result<Object, DbError> {

@@ -65,7 +65,9 @@ impl From<DbError> for ApiError {
             DbError::UniqueViolation { .. } => {
                 Self::Conflict("A record with these values already exists.".into())
             }
-            DbError::Setup(_) | DbError::Other(_) => Self::Internal(Box::new(error)),
+            DbError::Migration { .. } | DbError::Setup(_) | DbError::Other(_) => {
+                Self::Internal(Box::new(error))
+            }
         }
     }
 }
