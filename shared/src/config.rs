@@ -77,6 +77,16 @@ pub struct AuthConfig {
     pub bcrypt_cost: u32,
     /// Also accept Better Auth's asymmetric tokens from this key set.
     pub jwks: Option<JwksConfig>,
+    /// Login throttling.
+    pub throttle: Throttle,
+}
+
+/// After `max_failures` failed logins for an account within `window`, further
+/// attempts are refused (429) until the window has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttle {
+    pub max_failures: u32,
+    pub window: std::time::Duration,
 }
 
 /// Where Better Auth's keys are and what their tokens must say.
@@ -161,6 +171,15 @@ impl AuthConfig {
             audience: non_empty(var, "JWT_AUDIENCE"),
             bcrypt_cost: number(var, "BCRYPT_COST", 10, 10..=14)?,
             jwks: jwks(var)?,
+            throttle: Throttle {
+                max_failures: number(var, "LOGIN_MAX_FAILURES", 10, 1..=1000)?,
+                window: std::time::Duration::from_secs(number(
+                    var,
+                    "LOGIN_WINDOW_SECONDS",
+                    900,
+                    1..=86_400,
+                )?),
+            },
         })
     }
 }

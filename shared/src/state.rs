@@ -2,7 +2,7 @@
 //! builds only what its routes use.
 
 use crate::auth::{Passwords, TokenIssuer, TokenVerifier};
-use crate::config::{Config, ConfigError, DatabaseConfig, HttpConfig, Lookup};
+use crate::config::{Config, ConfigError, DatabaseConfig, HttpConfig, Lookup, Throttle};
 use crate::db::{Database, DbError};
 use crate::http::{Cors, Edge, Router};
 
@@ -68,6 +68,7 @@ pub struct AuthState {
     pub db: Database,
     pub issuer: TokenIssuer,
     pub passwords: Passwords,
+    pub throttle: Throttle,
     pub cors: Cors,
 }
 
@@ -77,6 +78,7 @@ impl FunctionState for AuthState {
             db: database(&config.database).await?,
             issuer: TokenIssuer::new(&config.auth),
             passwords: Passwords::new(config.auth.bcrypt_cost),
+            throttle: config.auth.throttle,
             cors: Cors::new(&config.http),
         })
     }

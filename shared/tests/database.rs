@@ -141,6 +141,7 @@ async fn every_statement_prepares_against_the_schema() {
     let modules = [
         ("tasks", shared::db::tasks::STATEMENTS),
         ("users", shared::db::users::STATEMENTS),
+        ("logins", shared::db::logins::STATEMENTS),
     ];
     for (module, statements) in modules {
         for (name, sql) in statements {

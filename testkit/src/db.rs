@@ -142,6 +142,10 @@ impl TestDb {
             audience: None,
             bcrypt_cost: 10,
             jwks: None,
+            throttle: shared::config::Throttle {
+                max_failures: 10,
+                window: std::time::Duration::from_secs(900),
+            },
         }
     }
 

@@ -80,3 +80,16 @@ def test_preflights_reach_the_functions(api, ann):
         assert "authorization" in r.headers["access-control-allow-headers"]
     r = api("GET", f"/api/{uid}/tasks", headers={**ann["auth"], "Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_login_throttling(api):
+    """Over HTTP, with the default limit (10 failures in 15 minutes): the 11th attempt is
+    a 429 with Retry-After on both login routes, the right password included."""
+    who = api.signup()
+    name = who["user"]["username"]
+    for _ in range(10):
+        is_problem(api("POST", "/api/auth/login", json={"username": name, "password": "wrong-pass"}), 401)
+    r = api("POST", "/api/auth/login", json={"username": name, "password": who["password"]})
+    is_problem(r, 429)
+    assert 1 <= int(r.headers["retry-after"]) <= 900
+    is_problem(api("POST", "/api/v1/auth/token", data={"username": name, "password": who["password"]}), 429)

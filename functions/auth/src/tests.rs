@@ -489,6 +489,11 @@ async fn signup_and_login_are_one_round_trip_each() {
         .json(&json!({"username": "ann", "password": "s3cret-pass"}));
     let (n, a) = trips.of(call(&state, login)).await;
     assert_eq!((a.status, n), (200, 1));
+    // A failure costs one more: counting it for the throttle.
+    let wrong = Event::new("POST", "/api/auth/login")
+        .json(&json!({"username": "ann", "password": "wrong-pass"}));
+    let (n, a) = trips.of(call(&state, wrong)).await;
+    assert_eq!((a.status, n), (401, 2));
 }
 
 /// Answers that carry a token are never cached; no answer may be sniffed as another
@@ -555,4 +560,110 @@ async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
         let a = call(state, Event::new("POST", "/api/auth/login").json(&right)).await;
         assert_eq!(a.status, 200);
     }
+}
+
+/// A state whose throttle allows `max` failures a minute, on a pool of `pool`.
+async fn throttled(db: &TestDb, max: u32, pool: usize) -> AuthState {
+    let mut config = db.config();
+    config.auth.throttle.max_failures = max;
+    config.auth.throttle.window = Duration::from_secs(60);
+    config.database.pool_max_size = pool;
+    AuthState::new(&config).await.unwrap()
+}
+
+fn login(username: &str, password: &str) -> Event {
+    Event::new("POST", "/api/auth/login").json(&json!({"username": username, "password": password}))
+}
+
+fn grant(username: &str, password: &str) -> Event {
+    Event::new("POST", "/api/v1/auth/token").form(&[("username", username), ("password", password)])
+}
+
+/// Past the limit both login routes answer 429 with Retry-After, without checking the
+/// password (the right one too), for the account whichever identifier names it, and
+/// for unknown names alike.
+#[tokio::test]
+async fn repeated_failures_are_throttled_per_account() {
+    let db = TestDb::new().await;
+    let state = throttled(&db, 3, 2).await;
+    signup(&state, "ann", "ann@example.com").await;
+    call(&state, login("ann", "wrong-pass")).await.problem(401);
+    call(&state, grant("ANN@example.com", "wrong-pass"))
+        .await
+        .problem(401);
+    call(&state, login("ann@example.com", "wrong-pass"))
+        .await
+        .problem(401);
+    for event in [login("ann", "s3cret-pass"), grant("ann", "s3cret-pass")] {
+        let a = call(&state, event).await;
+        let body = a.problem(429);
+        let retry: u64 = a.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry), "{retry}");
+        assert!(body["detail"].as_str().unwrap().contains("try again"));
+    }
+    // Unknown names: the same counting, the same answers.
+    for _ in 0..3 {
+        call(&state, login("ghost", "wrong-pass"))
+            .await
+            .problem(401);
+    }
+    call(&state, login("GHOST", "wrong-pass"))
+        .await
+        .problem(429);
+    // Another account is not affected.
+    signup(&state, "bob", "bob@example.com").await;
+    assert_eq!(call(&state, login("bob", "s3cret-pass")).await.status, 200);
+}
+
+/// A successful login clears the count; an ended window starts a new one; windows that
+/// have ended are pruned as failures come.
+#[tokio::test]
+async fn success_clears_failures_and_old_windows_go() {
+    let db = TestDb::new().await;
+    let state = throttled(&db, 3, 2).await;
+    signup(&state, "ann", "ann@example.com").await;
+    for _ in 0..2 {
+        call(&state, login("ann", "wrong-pass")).await.problem(401);
+    }
+    assert_eq!(call(&state, login("ann", "s3cret-pass")).await.status, 200);
+    for _ in 0..3 {
+        call(&state, login("ann", "wrong-pass")).await.problem(401);
+    }
+    call(&state, login("ann", "wrong-pass")).await.problem(429);
+    let client = db.client().await;
+    // Move the windows back past their end: the next failure starts afresh and prunes.
+    client
+        .batch_execute(
+            "UPDATE login_failures SET window_start = now() - interval '2 minutes';
+             INSERT INTO login_failures VALUES ('name:stale', 5, now() - interval '1 day');",
+        )
+        .await
+        .unwrap();
+    call(&state, login("ann", "wrong-pass")).await.problem(401);
+    let rows = client
+        .query("SELECT key, failures FROM login_failures", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "the ended windows were pruned");
+    assert_eq!(rows[0].get::<_, i32>("failures"), 1);
+}
+
+/// 20 wrong guesses at once: the password is checked at most the limit plus the pool
+/// size times; every other guess is a 429.
+#[tokio::test]
+async fn parallel_guesses_barely_pass_the_limit() {
+    let db = TestDb::new().await;
+    let (limit, pool) = (5, 3);
+    let state = throttled(&db, limit, pool).await;
+    signup(&state, "ann", "ann@example.com").await;
+    let guesses = (0..20).map(|i| call(&state, login("ann", &format!("wrong-{i:04}"))));
+    let answers = futures::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let throttled = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(checked + throttled, 20);
+    assert!(checked >= limit as usize, "{checked}");
+    assert!(
+        checked <= limit as usize + pool,
+        "{checked} passwords checked"
+    );
 }

@@ -2,6 +2,7 @@
 
 use crate::AuthState;
 use crate::auth::IssuedToken;
+use crate::db::logins::{self, Attempt};
 use crate::db::users::{self, CreateError, Taken, User};
 use crate::http::{ApiError, ApiResult, Params, form_body, json, json_object, no_store};
 use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
@@ -158,37 +159,34 @@ pub async fn token(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
 
 /// The account for these credentials, or the same 401 whether the account is missing or
 /// the password wrong; both paths run one bcrypt verification, so they take as long.
+/// Failures are counted per account (unknown names alike): past the limit the answer is
+/// a 429 and the password is not checked.
 async fn check_credentials(
     state: &AuthState,
     identifier: &str,
     password: &str,
 ) -> Result<User, ApiError> {
+    let refused = || ApiError::Unauthorized {
+        detail: "Invalid username or password.".into(),
+        token_sent: false,
+    };
     // Identifiers no account can have are not worth a query, but still cost a verify.
-    let plausible = identifier.len() <= 254 && !identifier.contains('\0');
-    let found = if plausible {
-        users::find_for_login(&state.db, identifier).await?
-    } else {
-        None
+    if identifier.len() > 254 || identifier.contains('\0') {
+        state.passwords.verify(password, None).await?;
+        return Err(refused());
+    }
+    let verify = async |hash: Option<String>| -> Result<bool, ApiError> {
+        Ok(state.passwords.verify(password, hash).await?)
     };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let stale = hash
-        .as_deref()
-        .is_some_and(|h| state.passwords.needs_rehash(h));
-    let matched = state.passwords.verify(password, hash).await?;
-    match user {
-        Some(user) if matched => {
-            if stale {
+    match logins::attempt(&state.db, identifier, &state.throttle, verify).await? {
+        Attempt::Throttled { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
+        Attempt::Refused => Err(refused()),
+        Attempt::Accepted(user, hash) => {
+            if state.passwords.needs_rehash(&hash) {
                 rehash(state, &user, password).await;
             }
             Ok(user)
         }
-        _ => Err(ApiError::Unauthorized {
-            detail: "Invalid username or password.".into(),
-            token_sent: false,
-        }),
     }
 }
 

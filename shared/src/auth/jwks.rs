@@ -335,6 +335,10 @@ mod tests {
                 issuer: None,
                 audience: None,
                 bcrypt_cost: 10,
+                throttle: crate::config::Throttle {
+                    max_failures: 10,
+                    window: std::time::Duration::from_secs(900),
+                },
                 jwks: Some(JwksConfig {
                     url: url.to_owned(),
                     issuer: origin.clone(),

@@ -152,6 +152,10 @@ mod tests {
             audience: None,
             bcrypt_cost: 10,
             jwks: None,
+            throttle: crate::config::Throttle {
+                max_failures: 10,
+                window: std::time::Duration::from_secs(900),
+            },
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod connect;
 mod error;
+pub mod logins;
 pub mod migrate;
 pub mod tasks;
 pub mod users;

@@ -68,18 +68,12 @@ pub enum CreateError {
 const INSERT: &str = "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
     RETURNING id, username, email, created_at, updated_at";
 
-const FIND_FOR_LOGIN: &str = "SELECT id, username, email, created_at, updated_at, password_hash \
-    FROM users WHERE lower(username) = lower($1) OR lower(email) = lower($1) LIMIT 1";
-
 const SET_PASSWORD_HASH: &str =
     "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1";
 
 /// Every statement of this module, by name (for the test that prepares them all).
-pub const STATEMENTS: &[(&str, &str)] = &[
-    ("INSERT", INSERT),
-    ("FIND_FOR_LOGIN", FIND_FOR_LOGIN),
-    ("SET_PASSWORD_HASH", SET_PASSWORD_HASH),
-];
+pub const STATEMENTS: &[(&str, &str)] =
+    &[("INSERT", INSERT), ("SET_PASSWORD_HASH", SET_PASSWORD_HASH)];
 
 /// Inserts an account; the unique indexes decide races between identical signups.
 pub async fn create(
@@ -116,21 +110,6 @@ pub async fn create(
         }
         Err(e) => Err(CreateError::Db(e)),
     }
-}
-
-/// The account whose username or e-mail is `identifier` (ignoring case), with its hash.
-pub async fn find_for_login(
-    db: &Database,
-    identifier: &str,
-) -> Result<Option<(User, String)>, DbError> {
-    db.run(async |client| {
-        let row = client
-            .query_typed_opt(FIND_FOR_LOGIN, &[(&identifier, Type::TEXT)])
-            .await?;
-        row.map(|row| Ok((User::from_row(&row)?, row.try_get("password_hash")?)))
-            .transpose()
-    })
-    .await
 }
 
 /// Replaces an account's password hash (a rehash at the configured cost).

@@ -35,6 +35,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    /// Login throttling: come back in `retry_after` seconds.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: u64 },
     #[error("unsupported media type: {0}")]
     UnsupportedMediaType(String),
     /// A dependency (the database, a key server) cannot answer now: 503 with
@@ -116,6 +119,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -143,6 +147,9 @@ impl ApiError {
             Self::PayloadTooLarge => format!(
                 "The request body is larger than {} KiB.",
                 super::MAX_BODY_BYTES / 1024
+            ),
+            Self::TooManyRequests { retry_after } => format!(
+                "Too many failed logins for this account; try again in {retry_after} seconds."
             ),
             Self::Unavailable(_) => {
                 "The service is unavailable right now and nothing was changed; try again shortly."
@@ -189,6 +196,9 @@ impl ApiError {
             }
             Self::MethodNotAllowed { allow } => builder = builder.header(header::ALLOW, allow),
             Self::Unavailable(_) => builder = builder.header(header::RETRY_AFTER, "5"),
+            Self::TooManyRequests { retry_after } => {
+                builder = builder.header(header::RETRY_AFTER, retry_after.to_string())
+            }
             _ => {}
         }
         builder
