@@ -5,10 +5,11 @@
 //! - [`Event`]/[`Answer`]: API Gateway HTTP API (2.0) events in, responses out;
 //! - [`RoundTrips`]: a proxy that counts round trips to the database;
 //! - [`routes`]: the route table as `template.yaml`, `openapi.yaml` and the watch
-//!   router declare it.
+//!   router declare it; `deploy` checks the template's secrets and permissions.
 
 pub mod cluster;
 mod db;
+mod deploy;
 mod event;
 mod round_trips;
 pub mod routes;
