@@ -78,6 +78,9 @@ def test_preflights_reach_the_functions(api, ann):
         assert r.status_code == 204, path
         assert r.headers["access-control-allow-origin"] == origin
         assert "authorization" in r.headers["access-control-allow-headers"]
+        assert "if-match" in r.headers["access-control-allow-headers"]
+    r = api("GET", f"/api/{uid}/tasks", headers={**ann["auth"], "Origin": origin})
+    assert "etag" in r.headers["access-control-expose-headers"]
     r = api("GET", f"/api/{uid}/tasks", headers={**ann["auth"], "Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in r.headers
 
@@ -93,3 +96,18 @@ def test_login_throttling(api):
     is_problem(r, 429)
     assert 1 <= int(r.headers["retry-after"]) <= 900
     is_problem(api("POST", "/api/v1/auth/token", data={"username": name, "password": who["password"]}), 429)
+
+
+def test_conditional_requests(api, ann):
+    """ETag, If-None-Match and If-Match over HTTP: a cached copy is revalidated, and an
+    edit made from a stale copy is refused instead of overwriting the newer one."""
+    uid, auth = ann["user"]["id"], ann["auth"]
+    task = api("POST", f"/api/{uid}/tasks", json={"title": "draft"}, headers=auth)
+    tag, url = task.headers["etag"], task.headers["location"]
+    r = api("GET", url, headers={**auth, "If-None-Match": tag})
+    assert r.status_code == 304 and r.content == b"" and r.headers["etag"] == tag
+    r = api("PUT", url, json={"title": "tab one", "completed": False}, headers={**auth, "If-Match": tag})
+    assert r.status_code == 200 and r.headers["etag"] != tag
+    r = api("PUT", url, json={"title": "tab two", "completed": False}, headers={**auth, "If-Match": tag})
+    is_problem(r, 412)
+    assert api("GET", url, headers=auth).json()["title"] == "tab one"

@@ -184,3 +184,36 @@ async fn a_toggle_is_one_round_trip() {
         .await;
     assert_eq!((a.status, n), (200, 1));
 }
+
+/// PATCH with If-Match: only from the tag the client saw; the answer carries the new one.
+#[tokio::test]
+async fn if_match_guards_the_toggle() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "toggle").await;
+    let id = task.id.to_string();
+    let a = call(
+        &state,
+        patch(ANN, &id).bearer(&ann).header("if-match", "\"1\""),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.header("etag"), Some("\"2\""));
+    let a = call(
+        &state,
+        patch(ANN, &id).bearer(&ann).header("if-match", "\"1\""),
+    )
+    .await;
+    a.problem(412);
+    assert!(
+        completed(&db, task.id).await,
+        "the refused toggle changed nothing"
+    );
+    call(
+        &state,
+        patch(ANN, MISSING).bearer(&ann).header("if-match", "\"1\""),
+    )
+    .await
+    .problem(404);
+}

@@ -250,3 +250,174 @@ async fn each_request_is_one_round_trip() {
         assert_eq!(n, 1, "{}", a.body);
     }
 }
+
+/// GET carries a strong ETag; If-None-Match naming it (or `*`, or its weak form) is a
+/// 304 with the tag and no body; another tag gets the task.
+#[tokio::test]
+async fn if_none_match_answers_304_for_the_current_tag() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let id = seed_task(&state.db, ANN, "cached").await.id.to_string();
+    let a = call(&state, at("GET", ANN, &id).bearer(&ann)).await;
+    let tag = a.header("etag").expect("an ETag").to_owned();
+    assert!(tag.starts_with('"') && tag.ends_with('"'), "strong: {tag}");
+    for known in [
+        tag.clone(),
+        "*".into(),
+        format!("W/{tag}"),
+        format!("\"0\", {tag}"),
+    ] {
+        let a = call(
+            &state,
+            at("GET", ANN, &id)
+                .bearer(&ann)
+                .header("if-none-match", &known),
+        )
+        .await;
+        assert_eq!(a.status, 304, "{known}");
+        assert_eq!(a.body, Value::Null);
+        assert_eq!(a.header("etag"), Some(tag.as_str()));
+    }
+    let a = call(
+        &state,
+        at("GET", ANN, &id)
+            .bearer(&ann)
+            .header("if-none-match", "\"0\""),
+    )
+    .await;
+    assert_eq!((a.status, a.body["title"].as_str()), (200, Some("cached")));
+    // Missing stays 404 whatever the header.
+    let a = call(
+        &state,
+        at("GET", ANN, MISSING)
+            .bearer(&ann)
+            .header("if-none-match", "*"),
+    )
+    .await;
+    a.problem(404);
+}
+
+/// PUT and DELETE with If-Match: the change happens only for a listed current tag (or
+/// `*`); otherwise 412 and nothing changes. Weak tags never match; a missing or foreign
+/// task stays a 404. Every write moves the tag.
+#[tokio::test]
+async fn if_match_guards_put_and_delete() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "v1").await;
+    let id = task.id.to_string();
+    let first = call(&state, at("GET", ANN, &id).bearer(&ann)).await;
+    let v1 = first.header("etag").unwrap().to_owned();
+    let put = |tag: &str, title: &str| {
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", tag)
+            .json(&json!({"title": title, "completed": false}))
+    };
+    let a = call(&state, put(&v1, "v2")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v2 = a.header("etag").unwrap().to_owned();
+    assert_ne!(v1, v2);
+    for stale in [v1.clone(), format!("W/{v2}"), "\"nonsense\"".into()] {
+        let a = call(&state, put(&stale, "lost")).await;
+        a.problem(412);
+        assert_eq!(stored(&db, task.id).await.unwrap().0, "v2", "{stale}");
+    }
+    assert_eq!(
+        call(&state, put(&format!("{v1}, {v2}"), "v3")).await.status,
+        200
+    );
+    assert_eq!(call(&state, put("*", "v4")).await.status, 200);
+    let a = call(
+        &state,
+        at("DELETE", ANN, &id).bearer(&ann).header("if-match", &v2),
+    )
+    .await;
+    a.problem(412);
+    assert!(stored(&db, task.id).await.is_some());
+    let current = call(&state, at("GET", ANN, &id).bearer(&ann)).await;
+    let tag = current.header("etag").unwrap().to_owned();
+    let a = call(
+        &state,
+        at("DELETE", ANN, &id).bearer(&ann).header("if-match", &tag),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(stored(&db, task.id).await.is_none());
+    // Missing (now), or another user's: 404, not 412.
+    call(
+        &state,
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", &tag)
+            .json(&json!({"title": "x", "completed": true})),
+    )
+    .await
+    .problem(404);
+    let bobs = seed_task(&state.db, BOB, "bob's").await.id.to_string();
+    call(
+        &state,
+        at("DELETE", ANN, &bobs)
+            .bearer(&ann)
+            .header("if-match", "*"),
+    )
+    .await
+    .problem(404);
+}
+
+/// Two clients race a PUT with the same If-Match: exactly one wins, the other is told.
+#[tokio::test]
+async fn racing_conditional_puts_end_with_one_winner() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let ann = token(ANN);
+    let id = seed_task(&state.db, ANN, "contested").await.id.to_string();
+    let tag = call(&state, at("GET", ANN, &id).bearer(&ann))
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
+    let put = |title: &str| {
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", &tag)
+            .json(&json!({"title": title, "completed": false}))
+    };
+    let (a, b) = tokio::join!(call(&state, put("tab one")), call(&state, put("tab two")));
+    let mut statuses = [a.status, b.status];
+    statuses.sort();
+    assert_eq!(statuses, [200, 412]);
+}
+
+/// The condition is part of the one statement: a conditional read or write that
+/// succeeds is one round trip; only a refused write needs a second (404 or 412?).
+#[tokio::test]
+async fn conditional_requests_cost_no_extra_round_trip() {
+    let db = TestDb::new().await;
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: TaskState = trips.state(&db).await;
+    let ann = token(ANN);
+    let id = seed_task(&state.db, ANN, "t").await.id.to_string();
+    let (n, a) = trips
+        .of(call(&state, at("GET", ANN, &id).bearer(&ann)))
+        .await;
+    let tag = a.header("etag").unwrap().to_owned();
+    assert_eq!(n, 1);
+    let get = at("GET", ANN, &id)
+        .bearer(&ann)
+        .header("if-none-match", &tag);
+    let (n, a) = trips.of(call(&state, get)).await;
+    assert_eq!((a.status, n), (304, 1));
+    let put = |tag: &str| {
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", tag)
+            .json(&json!({"title": "u", "completed": true}))
+    };
+    let (n, a) = trips.of(call(&state, put(&tag))).await;
+    assert_eq!((a.status, n), (200, 1));
+    let (n, a) = trips.of(call(&state, put(&tag))).await;
+    assert_eq!((a.status, n), (412, 2));
+}

@@ -4,10 +4,10 @@
 use crate::TaskState;
 use crate::db::tasks::{self, Task};
 use crate::http::{
-    ApiError, ApiResult, Params, authenticate, json, json_object, json_with_location,
-    optional_json_object, query_param,
+    ApiError, ApiResult, Params, authenticate, if_match, if_none_match, json, json_object,
+    json_with_location, not_modified, optional_json_object, query_param, with_etag,
 };
-use crate::model::{Fields, ListQuery, Subject, TaskChanges, json_bool};
+use crate::model::{Fields, ListQuery, Precondition, Subject, TaskChanges, json_bool};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
 use uuid::Uuid;
@@ -27,10 +27,31 @@ fn task_id(params: &Params) -> Result<Uuid, ApiError> {
     Uuid::try_parse(params.get("id")).map_err(|_| ApiError::validation("id", "must be a UUID"))
 }
 
-fn found(task: Option<Task>) -> ApiResult {
-    match task {
-        Some(task) => json(StatusCode::OK, &task),
-        None => Err(ApiError::NotFound("No such task.".into())),
+fn not_found() -> ApiError {
+    ApiError::NotFound("No such task.".into())
+}
+
+/// A task, with its `ETag`.
+fn task_response(status: StatusCode, task: &Task) -> ApiResult {
+    json(status, task).map(|response| with_etag(response, task.version))
+}
+
+/// The outcome of a conditional write: the task, or why there is none. Only a refused
+/// write costs a second statement, to tell a missing task (404) from a changed one (412).
+async fn written(
+    state: &TaskState,
+    owner: &Subject,
+    id: Uuid,
+    only_if: Option<&Precondition>,
+    task: Option<Task>,
+) -> ApiResult {
+    match (task, only_if) {
+        (Some(task), _) => task_response(StatusCode::OK, &task),
+        (None, None) => Err(not_found()),
+        (None, Some(_)) => match tasks::get(&state.db, owner, id).await? {
+            Some(_) => Err(ApiError::PreconditionFailed),
+            None => Err(not_found()),
+        },
     }
 }
 
@@ -67,7 +88,7 @@ pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiRes
     let changes = TaskChanges::for_create(&json_object(req)?)?;
     let task = tasks::create(&state.db, &owner, &changes).await?;
     let location = format!("/api/{}/tasks/{}", owner_in_path(&owner), task.id);
-    json_with_location(&location, &task)
+    json_with_location(&location, &task).map(|response| with_etag(response, task.version))
 }
 
 /// The owner as a path segment (percent-encoded: Better Auth ids may hold anything).
@@ -81,11 +102,17 @@ fn owner_in_path(owner: &Subject) -> String {
     utf8_percent_encode(owner.as_str(), UNRESERVED).to_string()
 }
 
-/// `GET /api/{user_id}/tasks/{id}`
+/// `GET /api/{user_id}/tasks/{id}`: 304 when `If-None-Match` names the current tag.
 pub async fn get(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let id = task_id(params)?;
-    found(tasks::get(&state.db, &owner, id).await?)
+    let task = tasks::get(&state.db, &owner, id)
+        .await?
+        .ok_or_else(not_found)?;
+    match if_none_match(req) {
+        Some(known) if known.matches(task.version) => Ok(not_modified(task.version)),
+        _ => task_response(StatusCode::OK, &task),
+    }
 }
 
 /// `PUT /api/{user_id}/tasks/{id}`: full replacement.
@@ -94,14 +121,18 @@ pub async fn replace(state: &TaskState, req: &Request, params: &Params) -> ApiRe
     let id = task_id(params);
     let changes = json_object(req).and_then(|body| Ok(TaskChanges::for_replace(&body)?));
     let (id, changes) = merge_errors(id, changes)?;
-    found(tasks::replace(&state.db, &owner, id, &changes).await?)
+    let only_if = if_match(req);
+    let task = tasks::replace(&state.db, &owner, id, &changes, only_if.as_ref()).await?;
+    written(state, &owner, id, only_if.as_ref(), task).await
 }
 
 /// `DELETE /api/{user_id}/tasks/{id}`: answers with the deleted task.
 pub async fn delete(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let id = task_id(params)?;
-    found(tasks::delete(&state.db, &owner, id).await?)
+    let only_if = if_match(req);
+    let task = tasks::delete(&state.db, &owner, id, only_if.as_ref()).await?;
+    written(state, &owner, id, only_if.as_ref(), task).await
 }
 
 /// `PATCH /api/{user_id}/tasks/{id}/complete`: `{"completed": bool}` sets it; no body,
@@ -118,7 +149,9 @@ pub async fn complete(state: &TaskState, req: &Request, params: &Params) -> ApiR
         }
     });
     let (id, completed) = merge_errors(id, completed)?;
-    found(tasks::set_completed(&state.db, &owner, id, completed).await?)
+    let only_if = if_match(req);
+    let task = tasks::set_completed(&state.db, &owner, id, completed, only_if.as_ref()).await?;
+    written(state, &owner, id, only_if.as_ref(), task).await
 }
 
 /// Both values, or one 400 listing the field errors of both.

@@ -2,7 +2,7 @@
 //! user's task is exactly as invisible as a missing one; each request is one statement.
 
 use super::{Database, DbError};
-use crate::model::{ListQuery, SortBy, SortOrder, Subject, TaskChanges};
+use crate::model::{ListQuery, Precondition, SortBy, SortOrder, Subject, TaskChanges};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tokio_postgres::{Row, types::Type};
@@ -19,6 +19,9 @@ pub struct Task {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "crate::model::rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// Raised by every write; the task's `ETag`. Not part of the task's JSON.
+    #[serde(skip)]
+    pub version: i64,
 }
 
 impl Task {
@@ -31,6 +34,7 @@ impl Task {
             completed: row.try_get("completed")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            version: row.try_get("version")?,
         })
     }
 }
@@ -48,27 +52,27 @@ pub struct TaskPage {
 
 // The listing, one statement per validated sort. Ties are broken by `id` in the same
 // direction, so pages neither repeat nor skip.
-const LIST_CREATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_CREATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY created_at ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_CREATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_CREATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
-const LIST_UPDATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_UPDATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY updated_at ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_UPDATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_UPDATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4";
-const LIST_TITLE_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_TITLE_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY title ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, \
+const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
     count(*) OVER () AS total FROM tasks \
     WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
     ORDER BY title DESC, id DESC LIMIT $3 OFFSET $4";
@@ -78,24 +82,28 @@ const COUNT: &str =
 
 const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed) \
     VALUES ($1, $2, $3, $4) \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
-const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at \
+const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version \
     FROM tasks WHERE id = $1 AND user_id = $2";
 
+// The writes' last parameter: the versions an If-Match allows, or null for any. The
+// condition is part of the one statement; a refused write changes nothing.
 const REPLACE: &str = "UPDATE tasks \
-    SET title = $3, description = $4, completed = $5, updated_at = now() \
-    WHERE id = $1 AND user_id = $2 \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+    SET title = $3, description = $4, completed = $5, updated_at = now(), \
+        version = version + 1 \
+    WHERE id = $1 AND user_id = $2 AND ($6::bigint[] IS NULL OR version = ANY($6)) \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
-const DELETE: &str = "DELETE FROM tasks WHERE id = $1 AND user_id = $2 \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+const DELETE: &str = "DELETE FROM tasks \
+    WHERE id = $1 AND user_id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3)) \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
 /// `$3` null toggles, in SQL, so concurrent toggles never lose one.
 const SET_COMPLETED: &str = "UPDATE tasks \
-    SET completed = COALESCE($3, NOT completed), updated_at = now() \
-    WHERE id = $1 AND user_id = $2 \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at";
+    SET completed = COALESCE($3, NOT completed), updated_at = now(), version = version + 1 \
+    WHERE id = $1 AND user_id = $2 AND ($4::bigint[] IS NULL OR version = ANY($4)) \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
 /// Every statement of this module, by name (for the test that prepares them all).
 pub const STATEMENTS: &[(&str, &str)] = &[
@@ -210,14 +218,17 @@ pub async fn get(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task
     one(db, GET, id, owner, &[]).await
 }
 
-/// Full replacement; `updated_at` moves.
+/// Full replacement; `updated_at` moves. `None` when there is no such task, or it is
+/// not at a version `only_if` allows (tell them apart with [`get`]).
 pub async fn replace(
     db: &Database,
     owner: &Subject,
     id: Uuid,
     changes: &TaskChanges,
+    only_if: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
+    let versions = only_if.and_then(Precondition::versions);
     one(
         db,
         REPLACE,
@@ -227,22 +238,39 @@ pub async fn replace(
             (&changes.title.as_str(), Type::TEXT),
             (&description, Type::TEXT),
             (&changes.completed, Type::BOOL),
+            (&versions, Type::INT8_ARRAY),
         ],
     )
     .await
 }
 
-pub async fn delete(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
-    one(db, DELETE, id, owner, &[]).await
+/// Deletes and returns the task; `None` as for [`replace`].
+pub async fn delete(
+    db: &Database,
+    owner: &Subject,
+    id: Uuid,
+    only_if: Option<&Precondition>,
+) -> Result<Option<Task>, DbError> {
+    let versions = only_if.and_then(Precondition::versions);
+    one(db, DELETE, id, owner, &[(&versions, Type::INT8_ARRAY)]).await
 }
 
 /// Sets `completed`, or toggles it in SQL when `None`, so concurrent toggles never
-/// lose one.
+/// lose one; `None` as for [`replace`].
 pub async fn set_completed(
     db: &Database,
     owner: &Subject,
     id: Uuid,
     completed: Option<bool>,
+    only_if: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
-    one(db, SET_COMPLETED, id, owner, &[(&completed, Type::BOOL)]).await
+    let versions = only_if.and_then(Precondition::versions);
+    one(
+        db,
+        SET_COMPLETED,
+        id,
+        owner,
+        &[(&completed, Type::BOOL), (&versions, Type::INT8_ARRAY)],
+    )
+    .await
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An `If-Match` the resource's current tag does not meet: nothing was changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
     #[error("payload too large")]
     PayloadTooLarge,
     /// Login throttling: come back in `retry_after` seconds.
@@ -118,6 +121,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -144,6 +148,10 @@ impl ApiError {
             Self::MethodNotAllowed { allow } => {
                 format!("This route accepts only {allow}.")
             }
+            Self::PreconditionFailed => "The task has changed since the version in If-Match \
+                (or If-Match names none of its versions); nothing was changed. Get it again \
+                for its current ETag."
+                .to_owned(),
             Self::PayloadTooLarge => format!(
                 "The request body is larger than {} KiB.",
                 super::MAX_BODY_BYTES / 1024

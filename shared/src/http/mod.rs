@@ -10,10 +10,10 @@ mod router;
 pub use cors::Cors;
 pub use error::{ApiError, ApiResult, Cause, chain};
 pub use request::{
-    MAX_BODY_BYTES, authenticate, bearer_token, form_body, json_object, optional_json_object,
-    query_param,
+    MAX_BODY_BYTES, authenticate, bearer_token, form_body, if_match, if_none_match, json_object,
+    optional_json_object, query_param,
 };
-pub use response::{asset, json, json_with_location, no_store};
+pub use response::{asset, etag, json, json_with_location, no_store, not_modified, with_etag};
 pub use router::{Handler, HandlerFuture, Params, Router, match_path};
 
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use crate::auth::TokenVerifier;
-use crate::model::Subject;
+use crate::model::{Precondition, Subject};
 use lambda_http::{Request, RequestExt, http::header};
 use serde_json::{Map, Value};
 
@@ -113,4 +113,49 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
 /// Auth's key set cannot be fetched).
 pub async fn authenticate(verifier: &TokenVerifier, req: &Request) -> Result<Subject, ApiError> {
     Ok(verifier.verify(bearer_token(req)?).await?)
+}
+
+/// The `If-Match` precondition: strong comparison, so weak tags (`W/"…"`) never match.
+/// `None` when the header is absent.
+pub fn if_match(req: &Request) -> Option<Precondition> {
+    precondition(req, header::IF_MATCH, false)
+}
+
+/// The `If-None-Match` precondition: weak comparison (`W/"3"` names version 3 too).
+pub fn if_none_match(req: &Request) -> Option<Precondition> {
+    precondition(req, header::IF_NONE_MATCH, true)
+}
+
+/// Reads `*` or a list of entity-tags; a tag that names no version of ours (or cannot
+/// be read) is kept out, so it matches nothing.
+fn precondition(req: &Request, name: header::HeaderName, weak_ok: bool) -> Option<Precondition> {
+    if !req.headers().contains_key(&name) {
+        return None;
+    }
+    let mut versions = Vec::new();
+    let tags = req
+        .headers()
+        .get_all(&name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim);
+    for tag in tags {
+        if tag == "*" {
+            return Some(Precondition::Any);
+        }
+        let (weak, opaque) = match tag.strip_prefix("W/") {
+            Some(rest) => (true, rest),
+            None => (false, tag),
+        };
+        if weak && !weak_ok {
+            continue;
+        }
+        let version = opaque
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .and_then(|t| t.parse::<i64>().ok());
+        versions.extend(version);
+    }
+    Some(Precondition::Versions(versions))
 }

@@ -26,6 +26,26 @@ pub fn no_store(mut response: Response<Body>) -> Response<Body> {
     response
 }
 
+/// The strong entity-tag of a task at `version`.
+pub fn etag(version: i64) -> header::HeaderValue {
+    header::HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are a valid header")
+}
+
+/// Adds the `ETag` of a task at `version`.
+pub fn with_etag(mut response: Response<Body>, version: i64) -> Response<Body> {
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// `304 Not Modified` for a task at `version`: no body, its `ETag`.
+pub fn not_modified(version: i64) -> Response<Body> {
+    let response = Response::builder()
+        .status(StatusCode::NOT_MODIFIED)
+        .body(Body::Empty)
+        .expect("static headers are valid");
+    with_etag(response, version)
+}
+
 /// A `201 Created` JSON response pointing at the new resource.
 pub fn json_with_location<T: Serialize>(location: &str, value: &T) -> ApiResult {
     let mut response = json(StatusCode::CREATED, value)?;

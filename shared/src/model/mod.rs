@@ -2,11 +2,13 @@
 //! one never checks it again. Parsers return the message a client sees.
 
 mod fields;
+mod precondition;
 mod subject;
 mod task;
 mod user;
 
 pub use fields::{FieldError, FieldErrors, Fields, json_bool, json_string};
+pub use precondition::Precondition;
 pub use subject::Subject;
 pub use task::{Description, ListQuery, Page, PageSize, SortBy, SortOrder, TaskChanges, Title};
 pub use user::{Email, Password, Username};
