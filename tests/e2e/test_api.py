@@ -111,3 +111,14 @@ def test_conditional_requests(api, ann):
     r = api("PUT", url, json={"title": "tab two", "completed": False}, headers={**auth, "If-Match": tag})
     is_problem(r, 412)
     assert api("GET", url, headers=auth).json()["title"] == "tab one"
+
+
+def test_idempotent_create(api, ann):
+    uid, auth = ann["user"]["id"], ann["auth"]
+    headers = {**auth, "Idempotency-Key": str(uuid.uuid4())}
+    first = api("POST", f"/api/{uid}/tasks", json={"title": "once"}, headers=headers)
+    again = api("POST", f"/api/{uid}/tasks", json={"title": "once"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
+    assert api("GET", f"/api/{uid}/tasks", headers=auth).json()["total"] == 1
+    is_problem(api("POST", f"/api/{uid}/tasks", json={"title": "other"}, headers=headers), 422)

@@ -554,3 +554,138 @@ async fn a_create_that_runs_out_of_time_never_lands() {
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(count(&db).await, 1);
 }
+
+fn create_with_key(user: &str, key: &str, body: &Value) -> Event {
+    create(user, body)
+        .bearer(&token(user))
+        .header("idempotency-key", key)
+}
+
+/// A retry with the same Idempotency-Key and body is answered as the first time and
+/// creates nothing; another body under the key is a 422; keys belong to a subject.
+#[tokio::test]
+async fn idempotency_key_makes_a_create_safe_to_retry() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let body = json!({"title": "once", "description": "only once"});
+    let first = call(&state, create_with_key(ANN, "key-1", &body)).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    // The same body, keys reordered: the same request.
+    let reordered = json!({"description": "only once", "title": "once"});
+    let again = call(&state, create_with_key(ANN, "key-1", &reordered)).await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(count(&db).await, 1);
+    // Changed since: the replay is still the answer of the first time.
+    let id = first.body["id"].as_str().unwrap();
+    db.client()
+        .await
+        .execute(
+            "UPDATE tasks SET title = 'renamed' WHERE id = $1::text::uuid",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    let later = call(&state, create_with_key(ANN, "key-1", &body)).await;
+    assert_eq!(later.body["title"], "once");
+    let other = call(
+        &state,
+        create_with_key(ANN, "key-1", &json!({"title": "other"})),
+    )
+    .await;
+    other.problem(422);
+    assert_eq!(count(&db).await, 1);
+    // Bob's key-1 is his own.
+    let bobs = call(&state, create_with_key(BOB, "key-1", &body)).await;
+    assert_eq!(
+        (bobs.status, bobs.header("idempotent-replayed")),
+        (201, None)
+    );
+    assert_eq!(count(&db).await, 2);
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_is_a_400() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let long = "k".repeat(256);
+    for bad in ["", "has space", "naïve", long.as_str()] {
+        let a = call(&state, create_with_key(ANN, bad, &json!({"title": ""}))).await;
+        assert_eq!(a.error_fields(), ["Idempotency-Key", "title"], "{bad:?}");
+    }
+    assert_eq!(count(&db).await, 0);
+    let ok = call(
+        &state,
+        create_with_key(ANN, &"k".repeat(255), &json!({"title": "t"})),
+    )
+    .await;
+    assert_eq!(ok.status, 201);
+}
+
+/// 20 requests at once with one key create exactly one task; every one is answered
+/// with it.
+#[tokio::test]
+async fn parallel_retries_with_one_key_create_one_task() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let body = json!({"title": "exactly one"});
+    let requests = (0..20).map(|_| call(&state, create_with_key(ANN, "burst", &body)));
+    let answers = futures::future::join_all(requests).await;
+    let ids: HashSet<&str> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a.status, 201, "{}", a.body);
+            a.body["id"].as_str().unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_eq!(count(&db).await, 1);
+    let replayed = answers
+        .iter()
+        .filter(|a| a.header("idempotent-replayed").is_some())
+        .count();
+    assert_eq!(replayed, 19);
+}
+
+/// A first keyed create is one round trip, a replay two; keys older than a day go.
+#[tokio::test]
+async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
+    let db = TestDb::new().await;
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let state: TaskState = trips.state(&db).await;
+    db.client()
+        .await
+        .batch_execute(
+            "INSERT INTO idempotency_keys VALUES
+             ('someone', 'old', 'f', gen_random_uuid(), 't', null, false, now() - interval '25 hours'),
+             ('someone', 'recent', 'f', gen_random_uuid(), 't', null, false, now() - interval '23 hours')",
+        )
+        .await
+        .unwrap();
+    let body = json!({"title": "t"});
+    let (n, a) = trips
+        .of(call(&state, create_with_key(ANN, "k", &body)))
+        .await;
+    assert_eq!((a.status, n), (201, 1));
+    let (n, a) = trips
+        .of(call(&state, create_with_key(ANN, "k", &body)))
+        .await;
+    assert_eq!(
+        (a.status, a.header("idempotent-replayed"), n),
+        (201, Some("true"), 2)
+    );
+    let keys: Vec<String> = db
+        .client()
+        .await
+        .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(keys, ["k", "recent"]);
+}

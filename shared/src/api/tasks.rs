@@ -2,13 +2,16 @@
 //! `user_id` is not the token's subject) → 400 (ids, query, body) → 404 → success.
 
 use crate::TaskState;
-use crate::db::tasks::{self, Task};
+use crate::db::tasks::{self, Created, Task};
 use crate::http::{
     ApiError, ApiResult, Params, authenticate, if_match, if_none_match, json, json_object,
     json_with_location, not_modified, optional_json_object, query_param, with_etag,
 };
 use crate::model::{Fields, ListQuery, Precondition, Subject, TaskChanges, json_bool};
-use lambda_http::{Request, http::StatusCode};
+use lambda_http::{
+    Request,
+    http::{HeaderValue, StatusCode},
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -83,12 +86,66 @@ pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResul
 }
 
 /// `POST /api/{user_id}/tasks`: 201 with `Location`.
+///
+/// With an `Idempotency-Key`, a retry with the same body is answered exactly as the
+/// first time (plus `Idempotent-Replayed: true`) and creates nothing; the same key with
+/// another body is a 422. Keys belong to the token's subject.
 pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
-    let changes = TaskChanges::for_create(&json_object(req)?)?;
-    let task = tasks::create(&state.db, &owner, &changes).await?;
+    let body = json_object(req)?;
+    let changes = TaskChanges::for_create(&body).map_err(ApiError::from);
+    let (key, changes) = merge_errors(idempotency_key(req), changes)?;
+    let (task, replayed) = match key {
+        None => (tasks::create(&state.db, &owner, &changes).await?, false),
+        Some(key) => {
+            let fingerprint = fingerprint(&body);
+            match tasks::create_once(&state.db, &owner, &changes, key, &fingerprint).await? {
+                Created::New(task) => (task, false),
+                Created::Replayed(task) => (task, true),
+                Created::KeyReused => {
+                    return Err(ApiError::Unprocessable(
+                        "This Idempotency-Key was used with another body; use a new key \
+                         for a new task."
+                            .into(),
+                    ));
+                }
+            }
+        }
+    };
     let location = format!("/api/{}/tasks/{}", owner_in_path(&owner), task.id);
-    json_with_location(&location, &task).map(|response| with_etag(response, task.version))
+    let mut response = with_etag(json_with_location(&location, &task)?, task.version);
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The `Idempotency-Key` header: 1–255 visible ASCII characters, or a 400.
+fn idempotency_key(req: &Request) -> Result<Option<&str>, ApiError> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .filter(|key| (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::validation(
+                "Idempotency-Key",
+                "must be 1 to 255 visible ASCII characters",
+            )
+        })
+}
+
+/// What identifies a body: the SHA-256 of its JSON with keys sorted and no spaces, so a
+/// retry that only reorders or re-spaces it counts as the same.
+fn fingerprint(body: &serde_json::Map<String, serde_json::Value>) -> String {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::Value::Object(body.clone()).to_string();
+    format!("{:x}", Sha256::digest(canonical.as_bytes()))
 }
 
 /// The owner as a path segment (percent-encoded: Better Auth ids may hold anything).

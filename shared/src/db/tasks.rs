@@ -84,6 +84,35 @@ const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed)
     VALUES ($1, $2, $3, $4) \
     RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
+/// A create under an `Idempotency-Key`, in one statement: the key is claimed (with the
+/// body's fingerprint and the task as created) and the task inserted only if the key
+/// was free; no row means it was not. A duplicate sent at the same time waits on the
+/// key's index for the first to commit, then finds the key taken. Keys older than a
+/// day are pruned, a hundred at a time.
+const INSERT_ONCE: &str = "WITH fresh AS ( \
+        SELECT gen_random_uuid() AS id, now() AS at \
+    ), claimed AS ( \
+        INSERT INTO idempotency_keys \
+            (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
+        SELECT $1, $5, $6, fresh.id, $2, $3, $4, fresh.at FROM fresh \
+        ON CONFLICT (user_id, key) DO NOTHING \
+        RETURNING task_id, created_at \
+    ), pruned AS ( \
+        DELETE FROM idempotency_keys WHERE ctid IN ( \
+            SELECT ctid FROM idempotency_keys \
+            WHERE created_at < now() - interval '24 hours' \
+                AND NOT (user_id = $1 AND key = $5) \
+            LIMIT 100) \
+    ) \
+    INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
+    SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
+    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+
+/// What a key already holds: the first body's fingerprint and the task it created.
+const FIND_KEY: &str = "SELECT fingerprint, task_id AS id, $1::text AS user_id, title, \
+        description, completed, created_at, created_at AS updated_at, 1::bigint AS version \
+    FROM idempotency_keys WHERE user_id = $1 AND key = $2";
+
 const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version \
     FROM tasks WHERE id = $1 AND user_id = $2";
 
@@ -115,6 +144,8 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("LIST_TITLE_DESC", LIST_TITLE_DESC),
     ("COUNT", COUNT),
     ("INSERT", INSERT),
+    ("INSERT_ONCE", INSERT_ONCE),
+    ("FIND_KEY", FIND_KEY),
     ("GET", GET),
     ("REPLACE", REPLACE),
     ("DELETE", DELETE),
@@ -188,6 +219,58 @@ pub async fn create(
             )
             .await?;
         Task::from_row(&row)
+    })
+    .await
+}
+
+/// How a create under an `Idempotency-Key` went.
+#[derive(Debug)]
+pub enum Created {
+    /// The first request with this key: the new task.
+    New(Task),
+    /// The key was used before with the same body: the task as it was created then.
+    Replayed(Task),
+    /// The key was used before with another body.
+    KeyReused,
+}
+
+/// Creates the task unless `key` was used before by `owner`; one statement for a new
+/// key, one more for a used one. `fingerprint` identifies the body.
+pub async fn create_once(
+    db: &Database,
+    owner: &Subject,
+    changes: &TaskChanges,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Created, DbError> {
+    let description = changes.description.as_ref().map(|d| d.as_str());
+    db.run(async |client| {
+        let owner = owner.as_str();
+        let created = client
+            .query_typed_opt(
+                INSERT_ONCE,
+                &[
+                    (&owner, Type::TEXT),
+                    (&changes.title.as_str(), Type::TEXT),
+                    (&description, Type::TEXT),
+                    (&changes.completed, Type::BOOL),
+                    (&key, Type::TEXT),
+                    (&fingerprint, Type::TEXT),
+                ],
+            )
+            .await?;
+        if let Some(row) = created {
+            return Ok(Created::New(Task::from_row(&row)?));
+        }
+        let row = client
+            .query_typed_one(FIND_KEY, &[(&owner, Type::TEXT), (&key, Type::TEXT)])
+            .await?;
+        let first: String = row.try_get("fingerprint")?;
+        Ok(if first == fingerprint {
+            Created::Replayed(Task::from_row(&row)?)
+        } else {
+            Created::KeyReused
+        })
     })
     .await
 }

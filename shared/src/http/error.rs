@@ -33,6 +33,10 @@ pub enum ApiError {
     MethodNotAllowed { allow: String },
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Well-formed, but not acceptable as it stands (an `Idempotency-Key` reused with
+    /// another body).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     /// An `If-Match` the resource's current tag does not meet: nothing was changed.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -122,6 +126,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -143,6 +148,7 @@ impl ApiError {
             | Self::Forbidden(d)
             | Self::NotFound(d)
             | Self::Conflict(d)
+            | Self::Unprocessable(d)
             | Self::UnsupportedMediaType(d) => d.clone(),
             Self::Unauthorized { detail, .. } => detail.clone(),
             Self::MethodNotAllowed { allow } => {
