@@ -89,7 +89,8 @@ pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResul
 ///
 /// With an `Idempotency-Key`, a retry with the same body is answered exactly as the
 /// first time (plus `Idempotent-Replayed: true`) and creates nothing; the same key with
-/// another body is a 422. Keys belong to the token's subject.
+/// another body is a 422, and one sent while the first is being processed a 409. Keys
+/// belong to the token's subject.
 pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let body = json_object(req)?;
@@ -102,6 +103,13 @@ pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiRes
             match tasks::create_once(&state.db, &owner, &changes, key, &fingerprint).await? {
                 Created::New(task) => (task, false),
                 Created::Replayed(task) => (task, true),
+                Created::InFlight => {
+                    return Err(ApiError::Conflict(
+                        "A request with this Idempotency-Key is being processed; \
+                         retry once it has been answered."
+                            .into(),
+                    ));
+                }
                 Created::KeyReused => {
                     return Err(ApiError::Unprocessable(
                         "This Idempotency-Key was used with another body; use a new key \

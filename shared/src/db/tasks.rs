@@ -84,17 +84,20 @@ const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed)
     VALUES ($1, $2, $3, $4) \
     RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
 
-/// A create under an `Idempotency-Key`, in one statement: the key is claimed (with the
+/// A create under an `Idempotency-Key`, in one statement. A transaction-level lock on
+/// the key (released when the statement ends) tells whether another request with it is
+/// in flight (`free` false: nothing is done). Otherwise the key is claimed (with the
 /// body's fingerprint and the task as created) and the task inserted only if the key
-/// was free; no row means it was not. A duplicate sent at the same time waits on the
-/// key's index for the first to commit, then finds the key taken. Keys older than a
-/// day are pruned, a hundred at a time.
-const INSERT_ONCE: &str = "WITH fresh AS ( \
+/// was free; no task means it was used before. Keys older than a day are pruned, a
+/// hundred at a time.
+const INSERT_ONCE: &str = "WITH lock AS ( \
+        SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $5, 0)) AS free \
+    ), fresh AS ( \
         SELECT gen_random_uuid() AS id, now() AS at \
     ), claimed AS ( \
         INSERT INTO idempotency_keys \
             (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
-        SELECT $1, $5, $6, fresh.id, $2, $3, $4, fresh.at FROM fresh \
+        SELECT $1, $5, $6, fresh.id, $2, $3, $4, fresh.at FROM fresh, lock WHERE lock.free \
         ON CONFLICT (user_id, key) DO NOTHING \
         RETURNING task_id, created_at \
     ), pruned AS ( \
@@ -103,10 +106,12 @@ const INSERT_ONCE: &str = "WITH fresh AS ( \
             WHERE created_at < now() - interval '24 hours' \
                 AND NOT (user_id = $1 AND key = $5) \
             LIMIT 100) \
+    ), created AS ( \
+        INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
+        SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
+        RETURNING id, user_id, title, description, completed, created_at, updated_at, version \
     ) \
-    INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
-    SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+    SELECT lock.free, created.* FROM lock LEFT JOIN created ON true";
 
 /// What a key already holds: the first body's fingerprint and the task it created.
 const FIND_KEY: &str = "SELECT fingerprint, task_id AS id, $1::text AS user_id, title, \
@@ -232,10 +237,13 @@ pub enum Created {
     Replayed(Task),
     /// The key was used before with another body.
     KeyReused,
+    /// A request with this key is being processed right now.
+    InFlight,
 }
 
-/// Creates the task unless `key` was used before by `owner`; one statement for a new
-/// key, one more for a used one. `fingerprint` identifies the body.
+/// Creates the task unless `key` was used before by `owner` or is in use right now; one
+/// statement for a new key (or one in flight), one more for a used one. `fingerprint`
+/// identifies the body.
 pub async fn create_once(
     db: &Database,
     owner: &Subject,
@@ -246,8 +254,8 @@ pub async fn create_once(
     let description = changes.description.as_ref().map(|d| d.as_str());
     db.run(async |client| {
         let owner = owner.as_str();
-        let created = client
-            .query_typed_opt(
+        let row = client
+            .query_typed_one(
                 INSERT_ONCE,
                 &[
                     (&owner, Type::TEXT),
@@ -259,7 +267,10 @@ pub async fn create_once(
                 ],
             )
             .await?;
-        if let Some(row) = created {
+        if !row.try_get::<_, bool>("free")? {
+            return Ok(Created::InFlight);
+        }
+        if row.try_get::<_, Option<Uuid>>("id")?.is_some() {
             return Ok(Created::New(Task::from_row(&row)?));
         }
         let row = client
