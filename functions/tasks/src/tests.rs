@@ -478,7 +478,7 @@ async fn each_request_is_one_round_trip() {
 
 /// Odd values a client can put in headers API Gateway passes on never panic the
 /// function: each request gets a normal answer. (`Host` and `X-Forwarded-Proto` did,
-/// inside lambda_http: fixed by patches/lambda_http-1.3.2-*.patch.)
+/// inside lambda_http: fixed by vendor/lambda_http-1.3.2-*.patch.)
 #[tokio::test]
 async fn odd_headers_get_a_normal_answer() {
     let db = TestDb::new().await;
