@@ -154,6 +154,12 @@ edge!(AuthState, TaskState, ServiceState);
 /// A function's whole life: logging, its state from the environment (once per cold
 /// start), then Lambda invocations through `router` until the runtime stops. An
 /// invalid setting stops it here, with a message naming the variable.
+///
+/// The functions call it from tokio's current-thread runtime: an instance receives one
+/// event at a time, and the multi-threaded runtime only hands each one between threads
+/// (issue 12 counted about 19 futex and 8 epoll_wait calls per warm invocation;
+/// see BENCHMARKS.md for the latencies). Blocking work (bcrypt) still goes to
+/// `spawn_blocking`'s own threads.
 pub async fn start<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
     crate::telemetry::init();
     let state = S::from_env().await?;

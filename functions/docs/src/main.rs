@@ -13,7 +13,9 @@ const DOCS_CSP: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.csp"));
 const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread does the least work per
+// event (see `shared::start`). bcrypt still runs on the blocking pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::start::<ServiceState>(routes()).await
 }

@@ -4,7 +4,9 @@ use lambda_http::Error;
 use shared::http::Router;
 use shared::{TaskState, api};
 
-#[tokio::main]
+// Lambda hands an instance one event at a time: one thread does the least work per
+// event (see `shared::start`). bcrypt still runs on the blocking pool.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     shared::start::<TaskState>(routes()).await
 }
