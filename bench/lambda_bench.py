@@ -1,22 +1,37 @@
 #!/usr/bin/env python3
-"""Cold start and warm latency of each function, measured the way Lambda runs them.
+"""What each function costs per cold start and per warm invocation, measured the way
+Lambda runs it, next to the floor: `hello` (bench/hello), the cheapest `lambda_http`
+function, on the same runtime flavour and release profile.
 
 This script plays the Lambda Runtime API (the HTTP interface a function's runtime
-polls for events) on loopback, starts each release binary as Lambda would, and times:
+polls for events) on loopback, starts each release binary as Lambda would, and
+measures per route:
 
-- init: from exec to the runtime's first `GET /invocation/next` (config, secrets,
-  pool, keys, migration check: everything built once per cold start);
-- first: the first invocation (opens the first database connection);
-- warm p50/p95/p99: further invocations of the same route.
+- init: exec to the runtime's first `GET /invocation/next` (config, secrets, pool,
+  keys, migration check: all that is built once per cold start), median of the cold
+  starts; first: the first invocation after it (opens the first connection);
+- warm p50/p95: round trip of an invocation through the stand-in (the floor shows
+  what the harness itself adds);
+- CPU per warm invocation: the process's on-CPU time over the warm calls / count
+  (per-thread `schedstat`, the nanosecond version of utime + stime);
+- context switches per warm invocation (voluntary + involuntary, every thread);
+- peak RSS (VmHWM) after the warm calls;
+- statements per request, counted by the server (`pg_stat_statements`).
 
-Events are API Gateway HTTP API (2.0) events built from shared/fixtures. Usage:
-    bench/lambda_bench.py --bin-dir target/release --database-url URL [-n 300]
-(`make bench` builds the binaries, starts a throwaway PostgreSQL and runs this.)
+Then the targets, each a PASS or FAIL line; exits 1 when one fails. Usage:
+    bench/lambda_bench.py --bin-dir target/release --database-url URL [-n 1000] [--cold 10]
+(`make bench` builds the binaries, starts a throwaway PostgreSQL with
+pg_stat_statements loaded and runs this.)
 """
 
 import argparse
+import glob
 import json
+import os
+import statistics
+import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,6 +39,14 @@ sys.path.insert(0, str(ROOT / "tests/support"))
 from lambda_runtime import Function, event  # noqa: E402  (the Runtime API stand-in)
 
 SECRET = "bench-secret-0123456789-0123456789-abcdef"
+PASSWORD = "s3cret-pass"
+
+# The targets (issue 12), against the floor.
+INIT_OVER_FLOOR_MS = 15
+WARM_P50_OVER_FLOOR_MS = 1
+CPU_OVER_FLOOR_MS = 0.1
+RSS_MAX_MIB = 15
+ZIP_MAX_MB = 3
 
 
 def percentile(values, p):
@@ -31,61 +54,251 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
+class Process:
+    """Counters of a running process, summed over its threads."""
+
+    def __init__(self, pid):
+        self.pid = pid
+
+    def _tasks(self):
+        return glob.glob(f"/proc/{self.pid}/task/*")
+
+    def cpu_ns(self):
+        total = 0
+        for task in self._tasks():
+            try:
+                total += int(Path(task, "schedstat").read_text().split()[0])
+            except (FileNotFoundError, ProcessLookupError):
+                pass  # a thread that ended between the listing and the read
+        return total
+
+    def switches(self):
+        total = 0
+        for task in self._tasks():
+            try:
+                for line in Path(task, "status").read_text().splitlines():
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        total += int(line.split()[1])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+        return total
+
+    def peak_rss_mib(self):
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmHWM")
+
+
+class Statements:
+    """Statements the server ran for the bench's database, by pg_stat_statements."""
+
+    def __init__(self, database_url):
+        self.url = database_url
+        self.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+    def psql(self, sql):
+        return subprocess.run(["psql", self.url, "-qtAX", "-c", sql], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    def reset(self):
+        self.psql("SELECT pg_stat_statements_reset()")
+
+    def count(self):
+        return int(self.psql(
+            "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND query NOT ILIKE '%pg_stat_statements%'"))
+
+
+class Route:
+    def __init__(self, function, label, make, statements_target=None, answered=None):
+        self.function, self.label, self.make = function, label, make
+        self.statements_target = statements_target
+        self.answered = answered or (lambda response: None)
+
+
+def measure(bins, env, route, n, cold, statements):
+    """Cold starts, then `n` warm invocations on one instance."""
+    binary = bins / route.function
+    calls = iter(range(cold + 1 + n))  # each call of the route gets its own number
+    inits, firsts = [], []
+    for _ in range(cold):
+        f = Function(binary, env)
+        try:
+            first, response = f.call(route.make(next(calls)))
+            assert response["statusCode"] < 400, response
+            route.answered(response)
+            inits.append(f.init_ms)
+            firsts.append(first)
+        finally:
+            f.stop()
+
+    f = Function(binary, env)
+    try:
+        route.answered(f.call(route.make(next(calls)))[1])  # the first opens the connection
+        proc = Process(f.proc.pid)
+        statements and statements.reset()
+        cpu0, switches0 = proc.cpu_ns(), proc.switches()
+        warm = []
+        for _ in range(n):
+            ms, response = f.call(route.make(next(calls)))
+            assert response["statusCode"] < 400, response
+            route.answered(response)
+            warm.append(ms)
+        cpu1, switches1 = proc.cpu_ns(), proc.switches()
+        ran = statements.count() / n if statements else None
+        rss = proc.peak_rss_mib()
+    finally:
+        f.stop()
+    return {
+        "function": route.function, "route": route.label, "n": n, "cold": cold,
+        "init": statistics.median(inits), "first": statistics.median(firsts),
+        "p50": percentile(warm, 50), "p95": percentile(warm, 95),
+        "cpu": (cpu1 - cpu0) / n / 1e6, "switches": (switches1 - switches0) / n,
+        "rss": rss, "statements": ran, "statements_target": route.statements_target,
+    }
+
+
+def sizes(build_dir):
+    """The bootstraps `sam build` made and what they zip to (deflate, as sam deploy)."""
+    rows = []
+    for bootstrap in sorted(Path(build_dir).glob("*Function/bootstrap")):
+        zipped = Path("/tmp") / f"{bootstrap.parent.name}.zip"
+        with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            z.write(bootstrap, "bootstrap")
+        rows.append((bootstrap.parent.name, bootstrap.stat().st_size / 1e6, zipped.stat().st_size / 1e6))
+        zipped.unlink()
+    return rows
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--bin-dir", default=str(ROOT / "target/release"))
     parser.add_argument("--database-url", required=True)
-    parser.add_argument("-n", type=int, default=300, help="warm invocations per route")
+    parser.add_argument("--sam-build-dir", default=str(ROOT / ".aws-sam/build"))
+    parser.add_argument("-n", type=int, default=1000, help="warm invocations per route")
+    parser.add_argument("--cold", type=int, default=10, help="cold starts per route")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for every function (repeatable)")
+    parser.add_argument("--label", default="", help="a note printed above the table")
+    parser.add_argument("--json", help="also write the rows here")
     args = parser.parse_args()
     bins = Path(args.bin_dir)
-    env = {"DATABASE_URL": args.database_url, "BETTER_AUTH_SECRET": SECRET, "BCRYPT_COST": "10"}
+    env = {"DATABASE_URL": args.database_url, "BETTER_AUTH_SECRET": SECRET, "BCRYPT_COST": "10",
+           **dict(setting.split("=", 1) for setting in args.env)}
+    statements = Statements(args.database_url)
+    n, cold = args.n, args.cold
 
     # A user and 100 tasks to read.
     auth = Function(bins / "auth", env)
+    name = f"bench{os.getpid()}"
     _, session = auth.call(event("POST", "/api/auth/signup", {
-        "username": "bench", "email": "bench@example.com",
-        "password": "s3cret-pass", "confirm_password": "s3cret-pass"}))
+        "username": name, "email": f"{name}@example.com",
+        "password": PASSWORD, "confirm_password": PASSWORD}))
     auth.stop()
     session = json.loads(session["body"])
     token, user = session["access_token"], session["user"]["id"]
     bearer = {"authorization": f"Bearer {token}"}
-
-    scenarios = [
-        ("docs", "GET /api/health", lambda: event("GET", "/api/health")),
-        ("docs", "GET /openapi.json", lambda: event("GET", "/openapi.json")),
-        ("auth", "POST /api/auth/login (bcrypt 10)", lambda: event("POST", "/api/auth/login", {"username": "bench", "password": "s3cret-pass"})),
-        ("tasks", "POST /api/{user}/tasks", lambda: event("POST", f"/api/{user}/tasks", {"title": "bench task"}, bearer)),
-        ("tasks", "GET /api/{user}/tasks (20 of 100+)", lambda: event("GET", f"/api/{user}/tasks", None, bearer, "page=2&page_size=20&sort_by=title")),
-        ("task", "GET /api/{user}/tasks/{id}", None),
-        ("complete", "PATCH /api/{user}/tasks/{id}/complete", None),
-    ]
+    tasks = f"/api/{user}/tasks"
     creator = Function(bins / "tasks", env)
-    task_id = None
     for i in range(100):
-        _, r = creator.call(event("POST", f"/api/{user}/tasks", {"title": f"task {i}"}, bearer))
-        task_id = json.loads(r["body"])["id"]
+        _, r = creator.call(event("POST", tasks, {"title": f"task {i}"}, bearer))
     creator.stop()
+    one = f"{tasks}/{json.loads(r['body'])['id']}"
+    created = []  # by the create route, for the delete route
 
+    def signup(i):
+        who = f"{name}s{i}"
+        return event("POST", "/api/auth/signup", {"username": who, "email": f"{who}@example.com",
+                                                  "password": PASSWORD, "confirm_password": PASSWORD})
+
+    floor = Route("hello", "floor: lambda_http hello world", lambda i: event("GET", "/"))
+    routes = [
+        floor,
+        Route("docs", "GET /api/health", lambda i: event("GET", "/api/health")),
+        Route("docs", "GET /openapi.json", lambda i: event("GET", "/openapi.json")),
+        Route("auth", "POST /api/auth/signup (bcrypt 10)", signup, statements_target=1),
+        Route("auth", "POST /api/auth/login (bcrypt 10)",
+              lambda i: event("POST", "/api/auth/login", {"username": name, "password": PASSWORD}),
+              statements_target=1),
+        Route("tasks", "GET /api/{user}/tasks (20 of 100)",
+              lambda i: event("GET", tasks, None, bearer, "page=2&page_size=20&sort_by=title"),
+              statements_target=1),
+        Route("task", "GET /api/{user}/tasks/{id}", lambda i: event("GET", one, None, bearer),
+              statements_target=1),
+        Route("task", "PUT /api/{user}/tasks/{id}",
+              lambda i: event("PUT", one, {"title": f"replaced {i}", "completed": False}, bearer),
+              statements_target=1),
+        Route("complete", "PATCH /api/{user}/tasks/{id}/complete",
+              lambda i: event("PATCH", f"{one}/complete", None, bearer), statements_target=1),
+        Route("tasks", "POST /api/{user}/tasks",
+              lambda i: event("POST", tasks, {"title": "bench task"}, bearer), statements_target=1,
+              answered=lambda r: created.append(json.loads(r["body"])["id"])),
+        # Each call deletes one of the tasks the route above created.
+        Route("task", "DELETE /api/{user}/tasks/{id}",
+              lambda i: event("DELETE", f"{tasks}/{created[i]}", None, bearer), statements_target=1),
+        # The floor again: it is the lower of the two (the machine drifts over minutes).
+        floor,
+    ]
     rows = []
-    for function, label, make in scenarios:
-        if make is None:
-            path = f"/api/{user}/tasks/{task_id}" + ("/complete" if function == "complete" else "")
-            method = "PATCH" if function == "complete" else "GET"
-            make = (lambda m, p: lambda: event(m, p, None, bearer))(method, path)
-        f = Function(bins / function, env)
-        first, response = f.call(make())
-        assert response["statusCode"] < 400, response
-        n = args.n if "bcrypt" not in label else max(20, args.n // 10)
-        warm = [f.call(make())[0] for _ in range(n)]
-        rows.append((function, label, f.init_ms, first, percentile(warm, 50), percentile(warm, 95), percentile(warm, 99), n))
-        f.stop()
+    for route in routes:
+        row = measure(bins, env, route, n, cold, None if route.function == "hello" else statements)
+        rows.append(row)
+        print(f"  measured {row['function']:8} {row['route']}", file=sys.stderr)
+    floor = {key: min(rows[0][key], rows[-1][key]) for key in ("init", "p50", "cpu")}
 
     print()
-    print(f"| function | route | init ms | first ms | warm p50 ms | warm p95 ms | warm p99 ms | n |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for function, label, init, first, p50, p95, p99, n in rows:
-        print(f"| {function} | {label} | {init:.1f} | {first:.1f} | {p50:.2f} | {p95:.2f} | {p99:.2f} | {n} |")
+    if args.label:
+        print(args.label)
+        print()
+    print(f"Warm figures over {n} invocations on one instance; init and first: median of {cold} cold starts.")
+    print()
+    print("| function | route | init ms | first ms | warm p50 ms | warm p95 ms | CPU ms / inv | switches / inv | peak RSS MiB | statements / req |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        ran = "" if r["statements"] is None else f"{r['statements']:.2f}"
+        print(f"| {r['function']} | {r['route']} | {r['init']:.1f} | {r['first']:.2f} | {r['p50']:.3f} | "
+              f"{r['p95']:.3f} | {r['cpu']:.3f} | {r['switches']:.1f} | {r['rss']:.1f} | {ran} |")
+
+    built = sizes(args.sam_build_dir)
+    if built:
+        print()
+        print("| function (sam build, arm64) | bootstrap MB | zip MB |")
+        print("| --- | ---: | ---: |")
+        for function, raw, zipped in built:
+            print(f"| {function} | {raw:.2f} | {zipped:.2f} |")
+
+    checks = []
+
+    def check(ok, text):
+        checks.append(ok)
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+
+    print()
+    for r in rows[1:-1]:
+        what = f"{r['function']:8} {r['route']}"
+        check(r["init"] <= floor["init"] + INIT_OVER_FLOOR_MS,
+              f"{what}: init {r['init']:.1f} ms <= floor {floor['init']:.1f} + {INIT_OVER_FLOOR_MS} ms")
+        if "bcrypt" not in r["route"]:
+            check(r["p50"] <= floor["p50"] + WARM_P50_OVER_FLOOR_MS,
+                  f"{what}: warm p50 {r['p50']:.3f} ms <= floor {floor['p50']:.3f} + {WARM_P50_OVER_FLOOR_MS} ms")
+        if r["statements_target"] and r["function"] != "auth":
+            check(r["cpu"] <= floor["cpu"] + CPU_OVER_FLOOR_MS,
+                  f"{what}: CPU {r['cpu']:.3f} ms/inv <= floor {floor['cpu']:.3f} + {CPU_OVER_FLOOR_MS} ms")
+        check(r["rss"] <= RSS_MAX_MIB, f"{what}: peak RSS {r['rss']:.1f} MiB <= {RSS_MAX_MIB} MiB")
+        if r["statements_target"]:
+            check(r["statements"] == r["statements_target"],
+                  f"{what}: {r['statements']:.2f} statements per request == {r['statements_target']}")
+    for function, _, zipped in built:
+        check(zipped <= ZIP_MAX_MB, f"{function}: zip {zipped:.2f} MB <= {ZIP_MAX_MB} MB")
+    if not built:
+        print("(no .aws-sam/build: run `make sam-build` for the artifact sizes)")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "sizes": built}, indent=1))
+    print(f"\n{sum(checks)} of {len(checks)} targets met")
+    return 0 if all(checks) else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

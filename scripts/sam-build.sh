@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `sam build`, then checks that each function got an arm64 (aarch64) `bootstrap`.
+# `sam build`, then checks that each function got an arm64 (aarch64) `bootstrap` and
+# prints its size, and what it zips to (what `sam deploy` uploads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH" SAM_CLI_TELEMETRY=0
@@ -9,5 +10,10 @@ for fn in AuthFunction TasksFunction TaskFunction CompleteFunction DocsFunction;
   # ELF e_machine (bytes 18-19, little-endian) is 0xB7 for aarch64.
   machine=$(od -An -tx1 -j18 -N2 "$bin" | tr -d ' \n')
   [ "$machine" = "b700" ] || { echo "$bin is not an arm64 ELF (e_machine $machine)" >&2; exit 1; }
-  printf '%-18s %s  %s\n' "$fn" "$(du -h "$bin" | cut -f1)" "arm64 bootstrap"
+  zipped=$(python3 -c 'import io, sys, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], "bootstrap")
+print(len(b.getvalue()))' "$bin")
+  printf '%-18s arm64 bootstrap %5.2f MB, zipped %5.2f MB\n' "$fn" \
+    "$(echo "$(stat -c %s "$bin") / 1000000" | bc -l)" "$(echo "$zipped / 1000000" | bc -l)"
 done

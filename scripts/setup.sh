@@ -87,6 +87,16 @@ ensure_patched_watch() {
   tools/cargo-lambda/build.sh >/dev/null
 }
 
+# Runs the arm64 bootstraps from `sam build` on this (x86_64) machine: qemu's user-mode
+# emulator with Debian's arm64 glibc as the sysroot (scripts/arm64-boot.sh).
+ensure_arm64_emulator() {
+  local missing=()
+  command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
+  [ -e /usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1 ] || missing+=(libc6-arm64-cross)
+  command -v objdump >/dev/null || missing+=(binutils)
+  if [ ${#missing[@]} -gt 0 ]; then apt_install "${missing[@]}"; fi
+}
+
 ensure_arm64_target() {
   rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
     || rustup target add aarch64-unknown-linux-gnu
@@ -108,6 +118,7 @@ case "${1:-test}" in
     ensure_npm_packages
     ensure_chromium
     ensure_arm64_target
+    ensure_arm64_emulator
     ensure_patched_watch
     ;;
   *) echo "usage: $0 dev|test" >&2; exit 2 ;;

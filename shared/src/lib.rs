@@ -9,7 +9,8 @@
 //! - the domain, each with its own errors: [`auth`] (tokens, passwords), [`db`] (the
 //!   pool, migrations, one module per table), [`model`] (validated input: a `Title`
 //!   that exists is valid);
-//! - [`config`]: environment and Secrets Manager, read once per cold start; [`tls`].
+//! - [`config`]: environment and Secrets Manager, read once per cold start; [`tls`] and
+//!   [`outbound`] (the one HTTP client, for the key set and Secrets Manager).
 
 pub mod api;
 pub mod auth;
@@ -17,6 +18,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod model;
+pub mod outbound;
 pub mod state;
 pub mod telemetry;
 pub mod tls;

@@ -114,7 +114,10 @@ class RuntimeApi:
 
 
 class Function:
-    def __init__(self, binary, env):
+    """`binary` started as Lambda starts a function; `runner` goes before it (the arm64
+    bootstraps run under `qemu-aarch64-static -L /usr/aarch64-linux-gnu`)."""
+
+    def __init__(self, binary, env, runner=(), start_timeout=30):
         self.api = RuntimeApi()
         full_env = {
             "PATH": os.environ["PATH"],
@@ -126,8 +129,9 @@ class Function:
             **env,
         }
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([str(binary)], env=full_env, stdout=subprocess.DEVNULL)
-        if not self.api.first_poll.wait(30):
+        self.proc = subprocess.Popen([*runner, str(binary)], env=full_env, stdout=subprocess.DEVNULL)
+        if not self.api.first_poll.wait(start_timeout):
+            self.stop()
             raise RuntimeError(f"{binary.name} did not start")
         self.init_ms = (self.api.first_poll_at - self.started) * 1000
 

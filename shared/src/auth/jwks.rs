@@ -11,8 +11,12 @@ use super::AuthError;
 use super::claims::{LEEWAY_SECONDS, Verified};
 use crate::config::JwksConfig;
 use crate::model::Subject;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use lambda_http::http::{self, header::CACHE_CONTROL};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::Mutex;
@@ -44,9 +48,12 @@ pub const KEY_SET_BUDGET: Duration = Duration::from_secs(2);
 /// A key set larger than this is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// The project's one outbound client (`outbound`): HTTP/1.1, follows no redirect.
+type HttpClient = Client<crate::outbound::Connector, Empty<Bytes>>;
+
 pub struct JwksVerifier {
     config: JwksConfig,
-    http: reqwest::Client,
+    http: HttpClient,
     cache: Mutex<Cache>,
 }
 
@@ -56,13 +63,8 @@ fn rejected(detail: &str) -> AuthError {
 
 impl JwksVerifier {
     pub fn new(config: JwksConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(crate::tls::client_config().expect("TLS configuration builds"))
-            .connect_timeout(KEY_SET_BUDGET / 2)
-            .timeout(KEY_SET_BUDGET)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client builds");
+        // The configuration accepts http:// only for loopback (JwksConfig).
+        let http = crate::outbound::client(Some(KEY_SET_BUDGET / 2));
         Self {
             config,
             http,
@@ -130,28 +132,35 @@ impl JwksVerifier {
         let unavailable = |e: &dyn std::fmt::Display| {
             AuthError::KeySetUnavailable(format!("fetching {}: {e}", self.config.url).into())
         };
-        let mut response = self
-            .http
-            .get(&self.config.url)
-            .send()
-            .await
+        let request = http::Request::get(&self.config.url)
+            .body(Empty::new())
             .map_err(|e| unavailable(&e))?;
-        // A redirect is not followed: it is an answer other than the key set.
-        if !response.status().is_success() {
-            return Err(unavailable(&response.status()));
-        }
-        let max_age = response
-            .headers()
-            .get(reqwest::header::CACHE_CONTROL)
-            .and_then(|v| v.to_str().ok())
-            .map_or(DEFAULT_MAX_AGE, max_age);
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| unavailable(&e))? {
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
-                return Err(unavailable(&format!("larger than {MAX_BODY_BYTES} bytes")));
+        let fetched = tokio::time::timeout(KEY_SET_BUDGET, async {
+            let response = self
+                .http
+                .request(request)
+                .await
+                .map_err(|e| unavailable(&e))?;
+            // A redirect is not followed: it is an answer other than the key set.
+            if !response.status().is_success() {
+                return Err(unavailable(&response.status()));
             }
-            body.extend_from_slice(&chunk);
-        }
+            let max_age = response
+                .headers()
+                .get(CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .map_or(DEFAULT_MAX_AGE, max_age);
+            let body = Limited::new(response.into_body(), MAX_BODY_BYTES)
+                .collect()
+                .await
+                .map_err(|e| unavailable(&e))?
+                .to_bytes();
+            Ok((body, max_age))
+        })
+        .await;
+        let (body, max_age) = fetched.map_err(|_| {
+            unavailable(&format!("no key set within {} s", KEY_SET_BUDGET.as_secs()))
+        })??;
         let set: serde_json::Value = serde_json::from_slice(&body).map_err(|e| unavailable(&e))?;
         let keys = parse_key_set(&set);
         tracing::info!(keys = keys.len(), ?max_age, "JWKS fetched");

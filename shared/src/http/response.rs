@@ -55,11 +55,12 @@ pub fn json_with_location<T: Serialize>(location: &str, value: &T) -> ApiResult 
     Ok(response)
 }
 
-/// A static asset; the gzipped variant is sent when the client accepts gzip.
+/// A static asset; the gzipped variant is sent when the client accepts gzip. `plain` is
+/// called only when the plain variant is sent (it may be derived from the gzipped one).
 pub fn asset(
     req: &lambda_http::Request,
     content_type: &'static str,
-    plain: &'static [u8],
+    plain: fn() -> &'static [u8],
     gzipped: Option<&'static [u8]>,
 ) -> ApiResult {
     let accepts_gzip = req
@@ -84,10 +85,13 @@ pub fn asset(
             builder = builder.header(header::CONTENT_ENCODING, "gzip");
             Body::Binary(gz.to_vec())
         }
-        _ => match std::str::from_utf8(plain) {
-            Ok(text) => Body::Text(text.to_owned()),
-            Err(_) => Body::Binary(plain.to_vec()),
-        },
+        _ => {
+            let plain = plain();
+            match std::str::from_utf8(plain) {
+                Ok(text) => Body::Text(text.to_owned()),
+                Err(_) => Body::Binary(plain.to_vec()),
+            }
+        }
     };
     Ok(builder.body(body).expect("static headers are valid"))
 }
