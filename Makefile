@@ -1,5 +1,5 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench
+.PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench bench-dev
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
@@ -39,6 +39,11 @@ sam-build:
 coverage:
 	scripts/coverage.sh
 
-## Cold start and warm latency per function (release build, local PostgreSQL).
+## Each function as Lambda runs it, beside a hello-world floor: PASS/FAIL per target.
 bench:
 	bench/bench.sh
+
+## The local API (make dev) under 100 simultaneous requests per route.
+bench-dev:
+	scripts/setup.sh dev
+	scripts/with-dev-api.sh python3 bench/dev_api_load.py

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# make bench, on a throwaway PostgreSQL with the API running as `make dev` runs it
-# (scripts/with-dev-api.sh):
-#  1. bench/lambda_bench.py: each release binary against a stand-in Lambda Runtime API
-#     (cold start, warm latency);
-#  2. bench/dev_api_load.py: the local API under 100 simultaneous requests per route.
-#     Exits non-zero when a target is missed.
+# make bench: what each function costs the way Lambda runs it, beside the floor (a
+# lambda_http hello world built the same way), with the targets as PASS/FAIL lines.
+#  1. release build of the functions and bench/hello (the profile sam build uses);
+#  2. scripts/sam-build.sh, for the sizes of what `sam deploy` uploads (arm64);
+#  3. bench/lambda_bench.py on a throwaway PostgreSQL with pg_stat_statements loaded.
+# Exits non-zero when a target is missed. Arguments go to lambda_bench.py (-n, --cold).
+# The local API under load (make dev's watch) is `make bench-dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh dev >/dev/null
+scripts/setup.sh bench >/dev/null
+export PATH="$PWD/.venv/bin:$PATH"
+started=$SECONDS
 cargo build --release --locked --bins --quiet
-# shellcheck disable=SC2016
-scripts/with-dev-api.sh sh -c \
-  'python3 bench/lambda_bench.py --bin-dir target/release --database-url "$DATABASE_URL" "$@" &&
-   python3 bench/dev_api_load.py' bench "$@"
+scripts/sam-build.sh >/dev/null
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+tmp=$(mktemp -d /tmp/todo-bench.XXXXXX)
+chmod 755 "$tmp"
+trap 'scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
+url=$(scripts/pg.sh start "$tmp/pg" "$(free_port)" -c shared_preload_libraries=pg_stat_statements)
+status=0
+python3 bench/lambda_bench.py --bin-dir target/release --database-url "$url" "$@" || status=$?
+echo "make bench took $((SECONDS - started)) s after setup"
+exit "$status"

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, skipping what is there.
-#   scripts/setup.sh test   -> PostgreSQL server binaries, rustfmt, clippy
+#   scripts/setup.sh dev    -> PostgreSQL, the tools in .venv, npm packages, patched watch
+#   scripts/setup.sh test   -> all of dev, and rustfmt, clippy, Chromium, the arm64
+#                              target and emulator
+#   scripts/setup.sh bench  -> dev without the patched watch, and the arm64 target
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -110,6 +113,13 @@ case "${1:-test}" in
     ensure_npm_packages
     ensure_patched_watch
     ;;
+  bench)
+    ensure_tools
+    ensure_postgres
+    ensure_venv
+    ensure_npm_packages
+    ensure_arm64_target
+    ;;
   test)
     ensure_tools
     ensure_postgres
@@ -121,5 +131,5 @@ case "${1:-test}" in
     ensure_arm64_emulator
     ensure_patched_watch
     ;;
-  *) echo "usage: $0 dev|test" >&2; exit 2 ;;
+  *) echo "usage: $0 dev|test|bench" >&2; exit 2 ;;
 esac

@@ -3,7 +3,7 @@
 # `cargo lambda watch`), on a throwaway PostgreSQL and a fresh signing secret, then
 # stops it all. COMMAND finds the API at $API_URL (and the database at $DATABASE_URL).
 # Used by the end-to-end tests and `make bench`.
-#   [PG_OPTIONS='-c name=value ...'] scripts/with-dev-api.sh COMMAND [ARGS...]
+#   scripts/with-dev-api.sh COMMAND [ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,8 +29,7 @@ cleanup() {
 trap cleanup EXIT
 
 export PORT=$(free_port)
-# shellcheck disable=SC2086
-export DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$(free_port)" ${PG_OPTIONS:-})
+export DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$(free_port)")
 export BETTER_AUTH_SECRET=$(openssl rand -hex 32)
 export API_URL="http://127.0.0.1:$PORT"
 # No hot reload: files the test tools write must not restart the functions mid-run.
