@@ -12,7 +12,7 @@ scripts/setup.sh bench >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 started=$SECONDS
 cargo build --release --locked --bins --quiet
-scripts/sam-build.sh >/dev/null
+scripts/sam-build.sh >target/sam-build.log 2>&1 || { tail -40 target/sam-build.log; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 tmp=$(mktemp -d /tmp/todo-bench.XXXXXX)

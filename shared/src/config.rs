@@ -65,6 +65,18 @@ pub struct DatabaseConfig {
     /// How long one piece of database work may take ([`REQUEST_BUDGET`]; a setting
     /// only so that tests need not wait that long).
     pub request_budget: std::time::Duration,
+    /// `TASK_EVENTS=outbox`: every task change also records its event, in the same
+    /// statement (`db::tasks`, docs/EVENTS.md). `None` (`off`, the default): no events.
+    pub task_events: Option<TaskEvents>,
+}
+
+/// How task events are recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskEvents {
+    /// The CloudEvents `source` of every event (`TASK_EVENTS_SOURCE`, `/todo-api`).
+    pub source: String,
+    /// Events older than this many days are pruned (`TASK_EVENTS_RETENTION_DAYS`, 7).
+    pub retention_days: i32,
 }
 
 /// Everything the token and password code needs.
@@ -148,7 +160,22 @@ impl DatabaseConfig {
             pool_max_size: number(var, "DB_POOL_MAX_SIZE", 2, 1..=64)?,
             auto_migrate: boolean(var, "AUTO_MIGRATE", true)?,
             request_budget: REQUEST_BUDGET,
+            task_events: task_events(var)?,
         })
+    }
+}
+
+fn task_events(var: Lookup<'_>) -> Result<Option<TaskEvents>, ConfigError> {
+    match non_empty(var, "TASK_EVENTS")
+        .map(|v| v.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("off") => Ok(None),
+        Some("outbox") => Ok(Some(TaskEvents {
+            source: non_empty(var, "TASK_EVENTS_SOURCE").unwrap_or_else(|| "/todo-api".into()),
+            retention_days: number(var, "TASK_EVENTS_RETENTION_DAYS", 7, 1..=3650)?,
+        })),
+        Some(_) => Err(invalid("TASK_EVENTS", "must be off or outbox")),
     }
 }
 
@@ -505,6 +532,54 @@ mod tests {
             c.http.cors_allow_origins,
             vec!["http://localhost:3000", "https://app.example"]
         );
+    }
+
+    #[tokio::test]
+    async fn task_events_are_off_unless_asked_for() {
+        let base = [
+            ("DATABASE_URL", "postgres://x/y"),
+            ("BETTER_AUTH_SECRET", SECRET),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            pairs
+        };
+        assert_eq!(load(&base).await.unwrap().database.task_events, None);
+        let off = load(&with(&[("TASK_EVENTS", "off")])).await.unwrap();
+        assert_eq!(off.database.task_events, None);
+        let on = load(&with(&[("TASK_EVENTS", "Outbox")])).await.unwrap();
+        assert_eq!(
+            on.database.task_events,
+            Some(TaskEvents {
+                source: "/todo-api".into(),
+                retention_days: 7
+            })
+        );
+        let custom = load(&with(&[
+            ("TASK_EVENTS", "outbox"),
+            ("TASK_EVENTS_SOURCE", "/todo/prod"),
+            ("TASK_EVENTS_RETENTION_DAYS", "30"),
+        ]))
+        .await
+        .unwrap();
+        assert_eq!(
+            custom.database.task_events,
+            Some(TaskEvents {
+                source: "/todo/prod".into(),
+                retention_days: 30
+            })
+        );
+        for bad in [
+            with(&[("TASK_EVENTS", "kafka")]),
+            with(&[
+                ("TASK_EVENTS", "outbox"),
+                ("TASK_EVENTS_RETENTION_DAYS", "0"),
+            ]),
+        ] {
+            let err = load(&bad).await.unwrap_err();
+            assert!(err.to_string().contains("TASK_EVENTS"), "{err}");
+        }
     }
 
     #[test]

@@ -74,6 +74,7 @@ fn tls_database(query: &str) -> Database {
         pool_max_size: 1,
         auto_migrate: false,
         request_budget: shared::config::REQUEST_BUDGET,
+        task_events: None,
     })
     .expect("the pool builds")
 }

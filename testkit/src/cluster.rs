@@ -65,7 +65,9 @@ fn as_owner(cmd: &mut Command, ids: Option<(u32, u32)>) -> &mut Command {
 }
 
 fn start_cluster() -> String {
-    let (port, _) = spawn_cluster(temp_dir(), "", &[]);
+    // Logical decoding, for the test that reads the task events through a slot as
+    // change data capture would (shared/tests/events.rs).
+    let (port, _) = spawn_cluster(temp_dir(), "", &["wal_level=logical".to_owned()]);
     format!("postgres://postgres@127.0.0.1:{port}/postgres?sslmode=disable")
 }
 

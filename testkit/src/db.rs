@@ -127,6 +127,7 @@ impl TestDb {
                 pool_max_size: 4,
                 auto_migrate: true,
                 request_budget: shared::config::REQUEST_BUDGET,
+                task_events: None,
             },
             auth: Self::auth_config(),
             http: HttpConfig::default(),
@@ -152,6 +153,46 @@ impl TestDb {
     /// A function's state on this database.
     pub async fn state<S: FunctionState>(&self) -> S {
         S::new(&self.config()).await.expect("state builds")
+    }
+
+    /// A function's state with `TASK_EVENTS=outbox` (source `/test`).
+    pub async fn state_with_events<S: FunctionState>(&self) -> S {
+        let mut config = self.config();
+        config.database.task_events = Some(shared::config::TaskEvents {
+            source: "/test".into(),
+            retention_days: 7,
+        });
+        S::new(&config).await.expect("state builds")
+    }
+
+    /// The recorded task events, oldest first: (type, aggregateid, payload), each row's
+    /// columns checked against its payload.
+    pub async fn events(&self) -> Vec<(String, String, serde_json::Value)> {
+        let rows = self
+            .client()
+            .await
+            .query(
+                "SELECT id, aggregatetype, aggregateid, type, payload FROM task_events \
+                 ORDER BY created_at, (payload->>'time')",
+                &[],
+            )
+            .await
+            .expect("task_events is readable");
+        rows.iter()
+            .map(|row| {
+                let id: uuid::Uuid = row.get("id");
+                let payload: serde_json::Value = row.get("payload");
+                let kind: String = row.get("type");
+                assert_eq!(row.get::<_, String>("aggregatetype"), "task");
+                assert_eq!(
+                    payload["id"],
+                    id.to_string(),
+                    "the envelope's id is the row's"
+                );
+                assert_eq!(payload["type"], kind.as_str());
+                (kind, row.get("aggregateid"), payload)
+            })
+            .collect()
     }
 
     /// A plain connection, for checking what the handlers wrote.

@@ -86,7 +86,11 @@ impl RoundTrips {
     /// A state whose pool connects through the proxy, warmed so that connecting and
     /// the migration check are behind us.
     pub async fn state<S: FunctionState>(&self, db: &TestDb) -> S {
-        let mut config = db.config();
+        self.state_from(db.config()).await
+    }
+
+    /// [`RoundTrips::state`] from this configuration (its URL replaced by the proxy's).
+    pub async fn state_from<S: FunctionState>(&self, mut config: shared::config::Config) -> S {
         config.database.url = Secret::new(self.url.clone());
         config.database.pool_max_size = 1;
         let state = S::new(&config).await.expect("state builds");

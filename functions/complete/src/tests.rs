@@ -217,3 +217,37 @@ async fn if_match_guards_the_toggle() {
     .await
     .problem(404);
 }
+
+/// `TASK_EVENTS=outbox`: completing records `todo.task.completed`, reopening
+/// `todo.task.reopened`, each with the task as answered; a 404 records nothing.
+#[tokio::test]
+async fn with_the_outbox_completing_and_reopening_record_their_events() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state_with_events().await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "toggle me").await;
+    let id = task.id.to_string();
+    let done = call(&state, patch(ANN, &id).bearer(&ann)).await;
+    assert_eq!(done.status, 200);
+    let reopened = call(&state, patch(ANN, &id).bearer(&ann)).await;
+    assert_eq!(reopened.status, 200);
+    call(&state, patch(ANN, MISSING).bearer(&ann))
+        .await
+        .problem(404);
+    call(&state, patch(BOB, &id).bearer(&token(BOB)))
+        .await
+        .problem(404);
+    let events = db.events().await;
+    let kinds: Vec<&str> = events.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "todo.task.created",
+            "todo.task.completed",
+            "todo.task.reopened"
+        ]
+    );
+    assert_eq!(events[1].2["data"], done.body);
+    assert_eq!(events[2].2["data"], reopened.body);
+    assert!(events.iter().all(|(_, aggregate, _)| aggregate == &id));
+}

@@ -421,3 +421,113 @@ async fn conditional_requests_cost_no_extra_round_trip() {
     let (n, a) = trips.of(call(&state, put(&tag))).await;
     assert_eq!((a.status, n), (412, 2));
 }
+
+/// `TASK_EVENTS=outbox`: a replace and a delete each record exactly one event, in the
+/// one statement, its CloudEvents envelope carrying the task as the API answered it; a
+/// refused write (412, 404, 400) records none.
+#[tokio::test]
+async fn with_the_outbox_each_change_records_its_event_in_the_same_statement() {
+    let db = TestDb::new().await;
+    let trips = testkit::RoundTrips::proxy(&db).await;
+    let mut config = db.config();
+    config.database.task_events = Some(shared::config::TaskEvents {
+        source: "/test".into(),
+        retention_days: 7,
+    });
+    let state: TaskState = db.state_with_events().await;
+    let proxied: TaskState = trips.state_from(config).await;
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "before").await;
+    let id = task.id.to_string();
+    let created = db.events().await;
+    assert_eq!(created.len(), 1, "the seeded create recorded its event");
+    assert_eq!(created[0].0, "todo.task.created");
+
+    // Refused writes record nothing.
+    let stale = "\"0\"";
+    call(
+        &state,
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", stale)
+            .json(&json!({"title": "no", "completed": false})),
+    )
+    .await
+    .problem(412);
+    call(
+        &state,
+        at("PUT", ANN, MISSING)
+            .bearer(&ann)
+            .json(&json!({"title": "no", "completed": false})),
+    )
+    .await
+    .problem(404);
+    call(
+        &state,
+        at("PUT", ANN, &id).bearer(&ann).json(&json!({"title": ""})),
+    )
+    .await
+    .problem(400);
+    call(&state, at("DELETE", BOB, &id).bearer(&token(BOB)))
+        .await
+        .problem(404);
+    assert_eq!(db.events().await.len(), 1);
+
+    let put = call(
+        &state,
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .json(&json!({"title": "after", "description": "d", "completed": true})),
+    )
+    .await;
+    assert_eq!(put.status, 200);
+    let events = db.events().await;
+    assert_eq!(events.len(), 2);
+    let (kind, aggregate, envelope) = &events[1];
+    assert_eq!(kind, "todo.task.replaced");
+    assert_eq!(aggregate, &id);
+    assert_eq!(envelope["specversion"], "1.0");
+    assert_eq!(envelope["source"], "/test");
+    assert_eq!(envelope["subject"], ANN);
+    assert_eq!(envelope["datacontenttype"], "application/json");
+    let time = envelope["time"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(time).is_ok() && time.ends_with('Z'),
+        "{time}"
+    );
+    assert_eq!(
+        envelope["data"], put.body,
+        "data is the task as the API answered it"
+    );
+
+    // Still one round trip with the event, through the proxy.
+    let (n, deleted) = trips
+        .of(call(&proxied, at("DELETE", ANN, &id).bearer(&ann)))
+        .await;
+    assert_eq!(deleted.status, 200);
+    assert_eq!(n, 1, "the delete and its event are one statement");
+    let events = db.events().await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].0, "todo.task.deleted");
+    assert_eq!(
+        events[2].2["data"], put.body,
+        "a delete's data is the task as it was"
+    );
+}
+
+/// With the default (`TASK_EVENTS` unset) no event is recorded.
+#[tokio::test]
+async fn without_the_outbox_no_event_is_recorded() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state().await;
+    let task = seed_task(&state.db, ANN, "quiet").await;
+    let a = call(
+        &state,
+        at("PUT", ANN, &task.id.to_string())
+            .bearer(&token(ANN))
+            .json(&json!({"title": "still quiet", "completed": false})),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(db.events().await.is_empty());
+}

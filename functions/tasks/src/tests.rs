@@ -714,3 +714,37 @@ async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
         .collect();
     assert_eq!(keys, ["k", "recent"]);
 }
+
+/// `TASK_EVENTS=outbox`: a create records `todo.task.created` with the task as
+/// answered, with or without an Idempotency-Key; a replay, a reused key and invalid
+/// input record nothing.
+#[tokio::test]
+async fn with_the_outbox_a_create_records_one_event() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state_with_events().await;
+    let ann = token(ANN);
+    let plain = call(&state, create(ANN, &json!({"title": "plain"})).bearer(&ann)).await;
+    assert_eq!(plain.status, 201);
+    let body = json!({"title": "keyed"});
+    let keyed = call(&state, create_with_key(ANN, "k-1", &body)).await;
+    assert_eq!(keyed.status, 201);
+    let replay = call(&state, create_with_key(ANN, "k-1", &body)).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    let reused = call(
+        &state,
+        create_with_key(ANN, "k-1", &json!({"title": "other"})),
+    )
+    .await;
+    assert_eq!(reused.status, 422);
+    call(&state, create(ANN, &json!({"title": ""})).bearer(&ann))
+        .await
+        .problem(400);
+    let events = db.events().await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    for ((kind, aggregate, envelope), answer) in events.iter().zip([&plain, &keyed]) {
+        assert_eq!(kind, "todo.task.created");
+        assert_eq!(aggregate, answer.body["id"].as_str().unwrap());
+        assert_eq!(envelope["subject"], ANN);
+        assert_eq!(envelope["data"], answer.body);
+    }
+}

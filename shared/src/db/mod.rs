@@ -28,6 +28,7 @@ pub struct Database {
     budget: Duration,
     auto_migrate: bool,
     migrated: OnceCell<()>,
+    task_events: Option<crate::config::TaskEvents>,
 }
 
 impl Database {
@@ -40,7 +41,13 @@ impl Database {
             budget: config.request_budget,
             auto_migrate: config.auto_migrate,
             migrated: OnceCell::new(),
+            task_events: config.task_events.clone(),
         })
+    }
+
+    /// How task changes record their events, if they do (`TASK_EVENTS`).
+    pub fn task_events(&self) -> Option<&crate::config::TaskEvents> {
+        self.task_events.as_ref()
     }
 
     /// Applies pending migrations when `AUTO_MIGRATE` is on. Called at cold start; if

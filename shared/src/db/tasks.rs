@@ -80,9 +80,66 @@ const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed
 const COUNT: &str =
     "SELECT count(*) FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
 
-const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed) \
-    VALUES ($1, $2, $3, $4) \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+// With `TASK_EVENTS=outbox` each write has a twin that also records the change's event
+// in the same statement (`*_EVENT`, built by `with_event!` from the same text): still
+// one round trip, and the change and its event commit together or not at all. A write
+// that changes nothing (a refused precondition, a replayed key) records nothing.
+
+/// The event of each row of `$rows` (a CTE of written task rows), as Debezium's outbox
+/// router reads it, with a CloudEvents 1.0 envelope as its payload whose `data` is the
+/// task as the API shows it; and the pruning of events past their retention, a hundred
+/// at a time. `$source` and `$days` are the statement's last two parameters.
+macro_rules! event_ctes {
+    ($rows:literal, $type:literal, $source:literal, $days:literal) => {
+        concat!(
+            "event AS ( \
+                INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload) \
+                SELECT e.id, 'task', c.id::text, e.type, jsonb_build_object( \
+                    'specversion', '1.0', 'id', e.id, 'source', ", $source, "::text, \
+                    'type', e.type, 'subject', c.user_id, \
+                    'time', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+                    'datacontenttype', 'application/json', \
+                    'data', jsonb_build_object( \
+                        'id', c.id, 'user_id', c.user_id, 'title', c.title, \
+                        'description', c.description, 'completed', c.completed, \
+                        'created_at', to_char(c.created_at AT TIME ZONE 'UTC', \
+                            'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+                        'updated_at', to_char(c.updated_at AT TIME ZONE 'UTC', \
+                            'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'))) \
+                FROM ", $rows, " c \
+                CROSS JOIN LATERAL (SELECT gen_random_uuid() AS id, ", $type, "::text AS type) e \
+            ), pruned_events AS ( \
+                DELETE FROM task_events WHERE ctid IN ( \
+                    SELECT ctid FROM task_events \
+                    WHERE created_at < now() - make_interval(days => ", $days, "::int) \
+                    LIMIT 100) \
+            )"
+        )
+    };
+}
+
+/// A single-statement write (its `RETURNING` row) with its event.
+macro_rules! with_event {
+    ($write:expr, $type:literal, $source:literal, $days:literal) => {
+        concat!(
+            "WITH changed AS (",
+            $write,
+            "), ",
+            event_ctes!("changed", $type, $source, $days),
+            " SELECT * FROM changed"
+        )
+    };
+}
+
+macro_rules! insert {
+    () => {
+        "INSERT INTO tasks (user_id, title, description, completed) \
+        VALUES ($1, $2, $3, $4) \
+        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+    };
+}
+const INSERT: &str = insert!();
+const INSERT_EVENT: &str = with_event!(insert!(), "'todo.task.created'", "$5", "$6");
 
 /// A create under an `Idempotency-Key`, in one statement. A transaction-level lock on
 /// the key (released when the statement ends) tells whether another request with it is
@@ -90,28 +147,41 @@ const INSERT: &str = "INSERT INTO tasks (user_id, title, description, completed)
 /// body's fingerprint and the task as created) and the task inserted only if the key
 /// was free; no task means it was used before. Keys older than a day are pruned, a
 /// hundred at a time.
-const INSERT_ONCE: &str = "WITH lock AS ( \
-        SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $5, 0)) AS free \
-    ), fresh AS ( \
-        SELECT gen_random_uuid() AS id, now() AS at \
-    ), claimed AS ( \
-        INSERT INTO idempotency_keys \
-            (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
-        SELECT $1, $5, $6, fresh.id, $2, $3, $4, fresh.at FROM fresh, lock WHERE lock.free \
-        ON CONFLICT (user_id, key) DO NOTHING \
-        RETURNING task_id, created_at \
-    ), pruned AS ( \
-        DELETE FROM idempotency_keys WHERE ctid IN ( \
-            SELECT ctid FROM idempotency_keys \
-            WHERE created_at < now() - interval '24 hours' \
-                AND NOT (user_id = $1 AND key = $5) \
-            LIMIT 100) \
-    ), created AS ( \
-        INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
-        SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
-        RETURNING id, user_id, title, description, completed, created_at, updated_at, version \
-    ) \
-    SELECT lock.free, created.* FROM lock LEFT JOIN created ON true";
+macro_rules! insert_once_ctes {
+    () => {
+        "WITH lock AS ( \
+            SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $5, 0)) AS free \
+        ), fresh AS ( \
+            SELECT gen_random_uuid() AS id, now() AS at \
+        ), claimed AS ( \
+            INSERT INTO idempotency_keys \
+                (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
+            SELECT $1, $5, $6, fresh.id, $2, $3, $4, fresh.at FROM fresh, lock WHERE lock.free \
+            ON CONFLICT (user_id, key) DO NOTHING \
+            RETURNING task_id, created_at \
+        ), pruned AS ( \
+            DELETE FROM idempotency_keys WHERE ctid IN ( \
+                SELECT ctid FROM idempotency_keys \
+                WHERE created_at < now() - interval '24 hours' \
+                    AND NOT (user_id = $1 AND key = $5) \
+                LIMIT 100) \
+        ), created AS ( \
+            INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
+            SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
+            RETURNING id, user_id, title, description, completed, created_at, updated_at, version \
+        )"
+    };
+}
+const INSERT_ONCE: &str = concat!(
+    insert_once_ctes!(),
+    " SELECT lock.free, created.* FROM lock LEFT JOIN created ON true"
+);
+const INSERT_ONCE_EVENT: &str = concat!(
+    insert_once_ctes!(),
+    ", ",
+    event_ctes!("created", "'todo.task.created'", "$7", "$8"),
+    " SELECT lock.free, created.* FROM lock LEFT JOIN created ON true"
+);
 
 /// What a key already holds: the first body's fingerprint and the task it created.
 const FIND_KEY: &str = "SELECT fingerprint, task_id AS id, $1::text AS user_id, title, \
@@ -123,21 +193,46 @@ const GET: &str = "SELECT id, user_id, title, description, completed, created_at
 
 // The writes' last parameter: the versions an If-Match allows, or null for any. The
 // condition is part of the one statement; a refused write changes nothing.
-const REPLACE: &str = "UPDATE tasks \
-    SET title = $3, description = $4, completed = $5, updated_at = now(), \
-        version = version + 1 \
-    WHERE id = $1 AND user_id = $2 AND ($6::bigint[] IS NULL OR version = ANY($6)) \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+macro_rules! replace {
+    () => {
+        "UPDATE tasks \
+        SET title = $3, description = $4, completed = $5, updated_at = now(), \
+            version = version + 1 \
+        WHERE id = $1 AND user_id = $2 AND ($6::bigint[] IS NULL OR version = ANY($6)) \
+        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+    };
+}
+const REPLACE: &str = replace!();
+const REPLACE_EVENT: &str = with_event!(replace!(), "'todo.task.replaced'", "$7", "$8");
 
-const DELETE: &str = "DELETE FROM tasks \
-    WHERE id = $1 AND user_id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3)) \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+macro_rules! delete {
+    () => {
+        "DELETE FROM tasks \
+        WHERE id = $1 AND user_id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3)) \
+        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+    };
+}
+const DELETE: &str = delete!();
+/// The event's `data` is the task as it was.
+const DELETE_EVENT: &str = with_event!(delete!(), "'todo.task.deleted'", "$4", "$5");
 
 /// `$3` null toggles, in SQL, so concurrent toggles never lose one.
-const SET_COMPLETED: &str = "UPDATE tasks \
-    SET completed = COALESCE($3, NOT completed), updated_at = now(), version = version + 1 \
-    WHERE id = $1 AND user_id = $2 AND ($4::bigint[] IS NULL OR version = ANY($4)) \
-    RETURNING id, user_id, title, description, completed, created_at, updated_at, version";
+macro_rules! set_completed {
+    () => {
+        "UPDATE tasks \
+        SET completed = COALESCE($3, NOT completed), updated_at = now(), version = version + 1 \
+        WHERE id = $1 AND user_id = $2 AND ($4::bigint[] IS NULL OR version = ANY($4)) \
+        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+    };
+}
+const SET_COMPLETED: &str = set_completed!();
+/// `todo.task.completed` or `todo.task.reopened`, by where the task ended up.
+const SET_COMPLETED_EVENT: &str = with_event!(
+    set_completed!(),
+    "CASE WHEN c.completed THEN 'todo.task.completed' ELSE 'todo.task.reopened' END",
+    "$5",
+    "$6"
+);
 
 /// Every statement of this module, by name (for the test that prepares them all).
 pub const STATEMENTS: &[(&str, &str)] = &[
@@ -149,13 +244,39 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("LIST_TITLE_DESC", LIST_TITLE_DESC),
     ("COUNT", COUNT),
     ("INSERT", INSERT),
+    ("INSERT_EVENT", INSERT_EVENT),
     ("INSERT_ONCE", INSERT_ONCE),
+    ("INSERT_ONCE_EVENT", INSERT_ONCE_EVENT),
     ("FIND_KEY", FIND_KEY),
     ("GET", GET),
     ("REPLACE", REPLACE),
+    ("REPLACE_EVENT", REPLACE_EVENT),
     ("DELETE", DELETE),
+    ("DELETE_EVENT", DELETE_EVENT),
     ("SET_COMPLETED", SET_COMPLETED),
+    ("SET_COMPLETED_EVENT", SET_COMPLETED_EVENT),
 ];
+
+/// A write's statement (with its event's twin when `TASK_EVENTS=outbox`), and the
+/// parameters the twin adds after the write's own: the event source and the retention.
+fn write<'a>(
+    db: &'a Database,
+    plain: &'static str,
+    with_event: &'static str,
+) -> (&'static str, Vec<Param<'a>>) {
+    match db.task_events() {
+        None => (plain, Vec::new()),
+        Some(events) => (
+            with_event,
+            vec![
+                (&events.source, Type::TEXT),
+                (&events.retention_days, Type::INT4),
+            ],
+        ),
+    }
+}
+
+type Param<'a> = (&'a (dyn tokio_postgres::types::ToSql + Sync), Type);
 
 /// The listing statement for a validated sort.
 fn list_sql(sort_by: SortBy, order: SortOrder) -> &'static str {
@@ -211,18 +332,18 @@ pub async fn create(
     changes: &TaskChanges,
 ) -> Result<Task, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
+    let (sql, event) = write(db, INSERT, INSERT_EVENT);
     db.run(async |client| {
-        let row = client
-            .query_typed_one(
-                INSERT,
-                &[
-                    (&owner.as_str(), Type::TEXT),
-                    (&changes.title.as_str(), Type::TEXT),
-                    (&description, Type::TEXT),
-                    (&changes.completed, Type::BOOL),
-                ],
-            )
-            .await?;
+        let owner = owner.as_str();
+        let title = changes.title.as_str();
+        let mut params: Vec<Param<'_>> = vec![
+            (&owner, Type::TEXT),
+            (&title, Type::TEXT),
+            (&description, Type::TEXT),
+            (&changes.completed, Type::BOOL),
+        ];
+        params.extend(event.iter().cloned());
+        let row = client.query_typed_one(sql, &params).await?;
         Task::from_row(&row)
     })
     .await
@@ -252,21 +373,20 @@ pub async fn create_once(
     fingerprint: &str,
 ) -> Result<Created, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
+    let (sql, event) = write(db, INSERT_ONCE, INSERT_ONCE_EVENT);
     db.run(async |client| {
         let owner = owner.as_str();
-        let row = client
-            .query_typed_one(
-                INSERT_ONCE,
-                &[
-                    (&owner, Type::TEXT),
-                    (&changes.title.as_str(), Type::TEXT),
-                    (&description, Type::TEXT),
-                    (&changes.completed, Type::BOOL),
-                    (&key, Type::TEXT),
-                    (&fingerprint, Type::TEXT),
-                ],
-            )
-            .await?;
+        let title = changes.title.as_str();
+        let mut params: Vec<Param<'_>> = vec![
+            (&owner, Type::TEXT),
+            (&title, Type::TEXT),
+            (&description, Type::TEXT),
+            (&changes.completed, Type::BOOL),
+            (&key, Type::TEXT),
+            (&fingerprint, Type::TEXT),
+        ];
+        params.extend(event.iter().cloned());
+        let row = client.query_typed_one(sql, &params).await?;
         if !row.try_get::<_, bool>("free")? {
             return Ok(Created::InFlight);
         }
@@ -286,19 +406,21 @@ pub async fn create_once(
     .await
 }
 
-/// Runs a statement whose `$1` is the task id and `$2` the owner, returning the row.
+/// Runs a statement whose `$1` is the task id and `$2` the owner, returning the row;
+/// `event` is what [`write`] adds (nothing for a read).
 async fn one(
     db: &Database,
     sql: &str,
     id: Uuid,
     owner: &Subject,
-    more: &[(&(dyn tokio_postgres::types::ToSql + Sync), Type)],
+    more: &[Param<'_>],
+    event: &[Param<'_>],
 ) -> Result<Option<Task>, DbError> {
     db.run(async |client| {
         let owner = owner.as_str();
-        let mut params: Vec<(&(dyn tokio_postgres::types::ToSql + Sync), Type)> =
-            vec![(&id, Type::UUID), (&owner, Type::TEXT)];
+        let mut params: Vec<Param<'_>> = vec![(&id, Type::UUID), (&owner, Type::TEXT)];
         params.extend(more.iter().cloned());
+        params.extend(event.iter().cloned());
         client
             .query_typed_opt(sql, &params)
             .await?
@@ -309,7 +431,7 @@ async fn one(
 }
 
 pub async fn get(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
-    one(db, GET, id, owner, &[]).await
+    one(db, GET, id, owner, &[], &[]).await
 }
 
 /// Full replacement; `updated_at` moves. `None` when there is no such task, or it is
@@ -323,9 +445,10 @@ pub async fn replace(
 ) -> Result<Option<Task>, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
     let versions = only_if.and_then(Precondition::versions);
+    let (sql, event) = write(db, REPLACE, REPLACE_EVENT);
     one(
         db,
-        REPLACE,
+        sql,
         id,
         owner,
         &[
@@ -334,6 +457,7 @@ pub async fn replace(
             (&changes.completed, Type::BOOL),
             (&versions, Type::INT8_ARRAY),
         ],
+        &event,
     )
     .await
 }
@@ -346,7 +470,8 @@ pub async fn delete(
     only_if: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
     let versions = only_if.and_then(Precondition::versions);
-    one(db, DELETE, id, owner, &[(&versions, Type::INT8_ARRAY)]).await
+    let (sql, event) = write(db, DELETE, DELETE_EVENT);
+    one(db, sql, id, owner, &[(&versions, Type::INT8_ARRAY)], &event).await
 }
 
 /// Sets `completed`, or toggles it in SQL when `None`, so concurrent toggles never
@@ -359,12 +484,14 @@ pub async fn set_completed(
     only_if: Option<&Precondition>,
 ) -> Result<Option<Task>, DbError> {
     let versions = only_if.and_then(Precondition::versions);
+    let (sql, event) = write(db, SET_COMPLETED, SET_COMPLETED_EVENT);
     one(
         db,
-        SET_COMPLETED,
+        sql,
         id,
         owner,
         &[(&completed, Type::BOOL), (&versions, Type::INT8_ARRAY)],
+        &event,
     )
     .await
 }
