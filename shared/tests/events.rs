@@ -2,7 +2,6 @@
 //! a logical replication slot (`test_decoding`, built into PostgreSQL), the stream a
 //! Debezium connector would read. The test cluster runs with `wal_level=logical`.
 
-use shared::config::TaskEvents;
 use shared::db::{Database, tasks};
 use shared::model::{Subject, TaskChanges, Title};
 use std::collections::HashMap;
@@ -62,11 +61,7 @@ async fn every_task_change_is_followed_by_exactly_its_event_in_commit_order() {
         .await
         .unwrap();
 
-    let mut config = db.config().database;
-    config.task_events = Some(TaskEvents {
-        source: "/test".into(),
-        retention_days: 7,
-    });
+    let mut config = db.config_with_events().database;
     config.pool_max_size = 8;
     let database = std::sync::Arc::new(Database::new(&config).unwrap());
     // Eight writers at once, each creating, replacing, completing and deleting tasks.

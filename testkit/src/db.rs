@@ -155,14 +155,21 @@ impl TestDb {
         S::new(&self.config()).await.expect("state builds")
     }
 
-    /// A function's state with `TASK_EVENTS=outbox` (source `/test`).
-    pub async fn state_with_events<S: FunctionState>(&self) -> S {
+    /// [`TestDb::config`] with `TASK_EVENTS=outbox` (source `/test`).
+    pub fn config_with_events(&self) -> Config {
         let mut config = self.config();
         config.database.task_events = Some(shared::config::TaskEvents {
             source: "/test".into(),
             retention_days: 7,
         });
-        S::new(&config).await.expect("state builds")
+        config
+    }
+
+    /// A function's state on [`TestDb::config_with_events`].
+    pub async fn state_with_events<S: FunctionState>(&self) -> S {
+        S::new(&self.config_with_events())
+            .await
+            .expect("state builds")
     }
 
     /// The recorded task events, oldest first: (type, aggregateid, payload), each row's

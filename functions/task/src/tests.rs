@@ -429,13 +429,8 @@ async fn conditional_requests_cost_no_extra_round_trip() {
 async fn with_the_outbox_each_change_records_its_event_in_the_same_statement() {
     let db = TestDb::new().await;
     let trips = testkit::RoundTrips::proxy(&db).await;
-    let mut config = db.config();
-    config.database.task_events = Some(shared::config::TaskEvents {
-        source: "/test".into(),
-        retention_days: 7,
-    });
     let state: TaskState = db.state_with_events().await;
-    let proxied: TaskState = trips.state_from(config).await;
+    let proxied: TaskState = trips.state_from(db.config_with_events()).await;
     let ann = token(ANN);
     let task = seed_task(&state.db, ANN, "before").await;
     let id = task.id.to_string();
