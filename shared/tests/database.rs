@@ -320,3 +320,81 @@ async fn a_migration_does_not_wait_long_for_a_lock() {
     other.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(run(&mut client).await.unwrap().len(), MIGRATIONS.len());
 }
+
+/// The writes that prune as they go (expired events, expired idempotency keys) do it
+/// through the `created_at` index, also on a young table without statistics, where the
+/// planner expects a third of the rows to have expired: pruning must not read every
+/// row of a table on every write.
+#[tokio::test]
+async fn pruning_reads_the_created_at_index_not_the_table() {
+    use tokio_postgres::types::{ToSql, Type};
+
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    // Fresh rows only (nothing has expired) and no ANALYZE: the worst case for a plan.
+    client
+        .batch_execute(
+            "INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload) \
+                SELECT gen_random_uuid(), 'task', g::text, 'todo.task.created', '{}' \
+                FROM generate_series(1, 5000) g; \
+             INSERT INTO idempotency_keys \
+                (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
+                SELECT 'someone', g::text, 'f', gen_random_uuid(), 't', NULL, false, now() \
+                FROM generate_series(1, 5000) g;",
+        )
+        .await
+        .unwrap();
+    let pruning: Vec<_> = shared::db::tasks::STATEMENTS
+        .iter()
+        .filter(|(_, sql)| {
+            sql.contains("DELETE FROM task_events") || sql.contains("DELETE FROM idempotency_keys")
+        })
+        .collect();
+    let names: Vec<&str> = pruning.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        names,
+        [
+            "INSERT_EVENT",
+            "INSERT_ONCE",
+            "INSERT_ONCE_EVENT",
+            "REPLACE_EVENT",
+            "DELETE_EVENT",
+            "SET_COMPLETED_EVENT"
+        ],
+        "the writes that prune"
+    );
+    for (name, sql) in pruning {
+        let explain = client.prepare(&format!("EXPLAIN {sql}")).await.unwrap();
+        let params: Vec<Box<dyn ToSql + Sync>> = explain
+            .params()
+            .iter()
+            .map(|ty| -> Box<dyn ToSql + Sync> {
+                match *ty {
+                    Type::UUID => Box::new(uuid::Uuid::new_v4()),
+                    Type::TEXT => Box::new("someone"),
+                    Type::BOOL => Box::new(false),
+                    Type::INT4 => Box::new(7_i32),
+                    Type::INT8_ARRAY => Box::new(None::<Vec<i64>>),
+                    ref other => panic!("{name}: no sample value for {other}"),
+                }
+            })
+            .collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let plan: Vec<String> = client
+            .query(&explain, &refs)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        for table in ["task_events", "idempotency_keys"] {
+            assert!(
+                !plan.contains(&format!("Seq Scan on {table}")),
+                "{name} scans all of {table}:\n{plan}"
+            );
+        }
+        assert!(plan.contains("_created_idx"), "{name}:\n{plan}");
+        assert!(plan.contains("Tid Scan"), "{name}:\n{plan}");
+    }
+}

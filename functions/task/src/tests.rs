@@ -526,3 +526,70 @@ async fn without_the_outbox_no_event_is_recorded() {
     assert_eq!(a.status, 200);
     assert!(db.events().await.is_empty());
 }
+
+/// Retention: each write with the outbox prunes events older than
+/// `TASK_EVENTS_RETENTION_DAYS` (7 here), the oldest hundred first, and keeps the rest.
+#[tokio::test]
+async fn with_the_outbox_writes_prune_expired_events_oldest_first() {
+    let db = TestDb::new().await;
+    let state: TaskState = db.state_with_events().await;
+    let task = seed_task(&state.db, ANN, "t").await;
+    let admin = db.client().await;
+    // 150 expired events, the n-th n minutes past 8 days old, and one 6 days old.
+    admin
+        .batch_execute(
+            "INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload, created_at) \
+                SELECT gen_random_uuid(), 'task', 'expired-' || g, 'todo.task.created', '{}', \
+                    now() - interval '8 days' - g * interval '1 minute' \
+                FROM generate_series(1, 150) g; \
+             INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload, created_at) \
+                VALUES (gen_random_uuid(), 'task', 'kept', 'todo.task.created', '{}', \
+                    now() - interval '6 days');",
+        )
+        .await
+        .unwrap();
+    let old = || async {
+        let rows = admin
+            .query(
+                "SELECT aggregateid FROM task_events \
+                 WHERE created_at < now() - interval '1 day' ORDER BY created_at DESC",
+                &[],
+            )
+            .await
+            .unwrap();
+        rows.iter().map(|r| r.get(0)).collect::<Vec<String>>()
+    };
+    let replace = |title: &str| {
+        at("PUT", ANN, &task.id.to_string())
+            .bearer(&token(ANN))
+            .json(&json!({"title": title, "completed": false}))
+    };
+
+    assert_eq!(call(&state, replace("one")).await.status, 200);
+    let mut expected: Vec<String> = vec!["kept".into()];
+    expected.extend((1..=50).map(|n| format!("expired-{n}")));
+    assert_eq!(old().await, expected, "the oldest hundred went first");
+
+    assert_eq!(call(&state, replace("two")).await.status, 200);
+    assert_eq!(old().await, ["kept"]);
+    let recent: Vec<String> = admin
+        .query(
+            "SELECT type FROM task_events WHERE created_at > now() - interval '1 day' \
+             ORDER BY created_at, payload->>'time'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        recent,
+        [
+            "todo.task.created",
+            "todo.task.replaced",
+            "todo.task.replaced"
+        ],
+        "recent events stay"
+    );
+}
