@@ -38,6 +38,14 @@ def event(method, path, body=None, headers=None, query=""):
     return e
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A function stopped between invocations drops its connection: expected.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class RuntimeApi:
     """Just enough of the Lambda Runtime API for one function instance."""
 
@@ -94,7 +102,7 @@ class RuntimeApi:
                 else:
                     sys.stderr.write(f"init error: {data!r}\n")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
