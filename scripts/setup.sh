@@ -71,6 +71,12 @@ ensure_chromium() {
   command -v chromium >/dev/null || apt_install chromium
 }
 
+# Debian's PgBouncer, in transaction mode in front of the test cluster: what Neon's
+# pooled endpoint is (testkit/src/pooler.rs).
+ensure_pgbouncer() {
+  command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
+}
+
 # npm packages, pinned by their package-lock.json: Swagger UI's assets for the docs
 # function (its build.rs would fetch them too) and the OpenAPI linter.
 ensure_npm_packages() {
@@ -127,6 +133,7 @@ case "${1:-test}" in
     ensure_venv
     ensure_npm_packages
     ensure_chromium
+    ensure_pgbouncer
     ensure_arm64_target
     ensure_arm64_emulator
     ensure_patched_watch

@@ -6,14 +6,12 @@ use shared::db::Database;
 use shared::db::migrate::{MIGRATIONS, run};
 use testkit::{RoundTrips, TestDb, tls_cluster};
 
-/// Instances starting together: each migration is applied exactly once, nobody fails,
-/// and a later start finds nothing to do.
-#[tokio::test]
-async fn concurrent_starts_apply_each_migration_once() {
-    let db = TestDb::empty().await;
+/// Runs the migrations from 8 instances starting at once, each connected through
+/// `url`, and returns what each applied; nobody may fail.
+async fn start_together(url: &str) -> Vec<Vec<i64>> {
     let mut runs = tokio::task::JoinSet::new();
     for _ in 0..8 {
-        let url = db.url.clone();
+        let url = url.to_owned();
         runs.spawn(async move {
             let (mut client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
@@ -26,6 +24,11 @@ async fn concurrent_starts_apply_each_migration_once() {
     while let Some(result) = runs.join_next().await {
         applied.push(result.unwrap().expect("no instance fails"));
     }
+    applied
+}
+
+/// One instance applied every migration, the other seven nothing.
+fn applied_once(applied: &[Vec<i64>]) {
     let all: Vec<i64> = MIGRATIONS.iter().map(|m| m.version).collect();
     assert_eq!(
         applied.iter().filter(|a| **a == all).count(),
@@ -37,6 +40,14 @@ async fn concurrent_starts_apply_each_migration_once() {
         7,
         "{applied:?}"
     );
+}
+
+/// Instances starting together: each migration is applied exactly once, nobody fails,
+/// and a later start finds nothing to do.
+#[tokio::test]
+async fn concurrent_starts_apply_each_migration_once() {
+    let db = TestDb::empty().await;
+    applied_once(&start_together(&db.url).await);
 
     let mut client = db.client().await;
     let rows = client
@@ -131,6 +142,16 @@ async fn the_server_refuses_a_connection_without_tls() {
         .await
         .expect_err("refused");
     assert!(chain(&err).contains("no encryption"), "{}", chain(&err));
+}
+
+/// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the
+/// migration lock is a transaction's and its settings are `SET LOCAL`, so nothing
+/// depends on keeping one server connection.
+#[tokio::test]
+async fn concurrent_starts_apply_each_migration_once_through_pgbouncer() {
+    let db = TestDb::empty().await;
+    let pooled = db.pooled_config().database.url;
+    applied_once(&start_together(pooled.expose()).await);
 }
 
 /// Every statement the data layer sends, prepared against the migrated schema: a typo

@@ -216,3 +216,84 @@ pub(crate) fn with_dbname(url: &str, dbname: &str) -> String {
     parsed.set_path(&format!("/{dbname}"));
     parsed.into()
 }
+
+/// Debian's PgBouncer in transaction mode in front of the test cluster, as Neon's
+/// pooled endpoint is: a client's transactions may each run on another server
+/// connection, so nothing of a session survives (`SET`, session advisory locks, named
+/// prepared statements: 1.18 predates their support, the strictest case). Started once
+/// per test process, stopped and its folder deleted when the process exits. Its port.
+pub fn pooler_port() -> u16 {
+    static PORT: OnceLock<u16> = OnceLock::new();
+    *PORT.get_or_init(start_pooler)
+}
+
+fn start_pooler() -> u16 {
+    let server = url::Url::parse(cluster_url()).expect("the cluster's URL");
+    let user = match server.username() {
+        "" => "postgres",
+        user => user,
+    };
+    let password = server
+        .password()
+        .map(|p| format!(" password={p}"))
+        .unwrap_or_default();
+    let dir = temp_dir();
+    let port = free_port();
+    let ini = format!(
+        "[databases]\n\
+         * = host={host} port={server_port}{password}\n\
+         [pgbouncer]\n\
+         listen_addr = 127.0.0.1\n\
+         listen_port = {port}\n\
+         unix_socket_dir =\n\
+         auth_type = trust\n\
+         auth_file = {dir}/users.txt\n\
+         pool_mode = transaction\n\
+         max_client_conn = 400\n\
+         default_pool_size = 20\n\
+         logfile = {dir}/pgbouncer.log\n",
+        host = server.host_str().unwrap_or("127.0.0.1"),
+        server_port = server.port().unwrap_or(5432),
+        dir = dir.display(),
+    );
+    std::fs::write(dir.join("pgbouncer.ini"), ini).expect("write pgbouncer.ini");
+    std::fs::write(dir.join("users.txt"), format!("\"{user}\" \"\"\n")).expect("users.txt");
+    let ids = unprivileged_ids();
+    if let Some((uid, gid)) = ids {
+        for file in ["pgbouncer.ini", "users.txt"] {
+            std::os::unix::fs::chown(dir.join(file), Some(uid), Some(gid)).expect("chown");
+        }
+    }
+    let binary = ["pgbouncer", "/usr/sbin/pgbouncer"]
+        .into_iter()
+        .find(|b| {
+            Command::new(b)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect("pgbouncer is installed (scripts/setup.sh test installs it)");
+    // PgBouncer refuses to run as root: it runs as the cluster's owner. The guard ends
+    // it and deletes its folder when this process exits (its stdin closes).
+    let child = as_owner(&mut Command::new("sh"), ids)
+        .arg("-c")
+        .arg(r#""$0" "$1/pgbouncer.ini" & pid=$!; cat >/dev/null; kill "$pid"; wait; rm -rf "$1""#)
+        .arg(binary)
+        .arg(&dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start pgbouncer");
+    GUARDS.lock().unwrap().push(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pgbouncer did not start: {}",
+            std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    port
+}

@@ -134,6 +134,17 @@ impl TestDb {
         }
     }
 
+    /// [`TestDb::config`] through PgBouncer in transaction mode ([`crate::pooler_port`]),
+    /// as a function on Neon's pooled endpoint connects.
+    pub fn pooled_config(&self) -> Config {
+        let mut config = self.config();
+        let mut url = url::Url::parse(&self.url).expect("the test database's URL");
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(crate::pooler_port())).unwrap();
+        config.database.url = Secret::new(url.to_string());
+        config
+    }
+
     /// The token settings of [`TestDb::config`].
     pub fn auth_config() -> AuthConfig {
         AuthConfig {

@@ -14,7 +14,7 @@ mod event;
 mod round_trips;
 pub mod routes;
 
-pub use cluster::{TlsCluster, cluster_url, free_port, tls_cluster};
+pub use cluster::{TlsCluster, cluster_url, free_port, pooler_port, tls_cluster};
 pub use db::TestDb;
 pub use event::{Answer, Event};
 pub use round_trips::RoundTrips;

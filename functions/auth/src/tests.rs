@@ -564,7 +564,10 @@ async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
 
 /// A state whose throttle allows `max` failures a minute, on a pool of `pool`.
 async fn throttled(db: &TestDb, max: u32, pool: usize) -> AuthState {
-    let mut config = db.config();
+    throttled_on(db.config(), max, pool).await
+}
+
+async fn throttled_on(mut config: shared::config::Config, max: u32, pool: usize) -> AuthState {
     config.auth.throttle.max_failures = max;
     config.auth.throttle.window = Duration::from_secs(60);
     config.database.pool_max_size = pool;
@@ -585,7 +588,19 @@ fn grant(username: &str, password: &str) -> Event {
 #[tokio::test]
 async fn repeated_failures_are_throttled_per_account() {
     let db = TestDb::new().await;
-    let state = throttled(&db, 3, 2).await;
+    throttles_per_account(throttled(&db, 3, 2).await).await;
+}
+
+/// The same through PgBouncer in transaction mode (Neon's pooled endpoint), where each
+/// statement may run on another server connection: signup, login and the counting of
+/// failures keep nothing in a session.
+#[tokio::test]
+async fn repeated_failures_are_throttled_per_account_through_pgbouncer() {
+    let db = TestDb::new().await;
+    throttles_per_account(throttled_on(db.pooled_config(), 3, 2).await).await;
+}
+
+async fn throttles_per_account(state: AuthState) {
     signup(&state, "ann", "ann@example.com").await;
     call(&state, login("ann", "wrong-pass")).await.problem(401);
     call(&state, grant("ANN@example.com", "wrong-pass"))

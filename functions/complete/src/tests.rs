@@ -251,3 +251,15 @@ async fn with_the_outbox_completing_and_reopening_record_their_events() {
     assert_eq!(events[2].2["data"], reopened.body);
     assert!(events.iter().all(|(_, aggregate, _)| aggregate == &id));
 }
+
+/// Through PgBouncer in transaction mode (Neon's pooled endpoint).
+#[tokio::test]
+async fn completing_works_through_pgbouncer() {
+    use shared::FunctionState;
+    let db = TestDb::new().await;
+    let state = TaskState::new(&db.pooled_config()).await.unwrap();
+    let task = seed_task(&state.db, ANN, "pooled").await;
+    let a = call(&state, patch(ANN, &task.id.to_string()).bearer(&token(ANN))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(completed(&db, task.id).await);
+}

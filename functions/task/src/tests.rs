@@ -593,3 +593,52 @@ async fn with_the_outbox_writes_prune_expired_events_oldest_first() {
         "recent events stay"
     );
 }
+
+/// Through PgBouncer in transaction mode (Neon's pooled endpoint), with the outbox on:
+/// reads, conditional writes and their events work when each statement may run on
+/// another server connection.
+#[tokio::test]
+async fn conditional_requests_and_events_work_through_pgbouncer() {
+    use shared::FunctionState;
+    let db = TestDb::new().await;
+    let mut config = db.pooled_config();
+    config.database.task_events = db.config_with_events().database.task_events;
+    let state = TaskState::new(&config).await.unwrap();
+    let ann = token(ANN);
+    let task = seed_task(&state.db, ANN, "pooled").await;
+    let id = task.id.to_string();
+
+    let got = call(&state, at("GET", ANN, &id).bearer(&ann)).await;
+    assert_eq!(got.status, 200);
+    let tag = got.header("etag").expect("an ETag").to_owned();
+    let unchanged = call(
+        &state,
+        at("GET", ANN, &id)
+            .bearer(&ann)
+            .header("if-none-match", &tag),
+    )
+    .await;
+    assert_eq!(unchanged.status, 304);
+    let put = |if_match: &str| {
+        at("PUT", ANN, &id)
+            .bearer(&ann)
+            .header("if-match", if_match)
+            .json(&json!({"title": "replaced", "completed": true}))
+    };
+    call(&state, put("\"0\"")).await.problem(412);
+    let replaced = call(&state, put(&tag)).await;
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    let deleted = call(&state, at("DELETE", ANN, &id).bearer(&ann)).await;
+    assert_eq!(deleted.status, 200);
+    assert_eq!(stored(&db, task.id).await, None);
+
+    let kinds: Vec<String> = db.events().await.into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        kinds,
+        [
+            "todo.task.created",
+            "todo.task.replaced",
+            "todo.task.deleted"
+        ]
+    );
+}

@@ -509,11 +509,23 @@ async fn odd_headers_get_a_normal_answer() {
 /// cancelled on the server, so it does not land when the lock goes away.
 #[tokio::test]
 async fn a_create_that_runs_out_of_time_never_lands() {
+    let db = TestDb::new().await;
+    runs_out_of_time_and_never_lands(&db, db.config()).await;
+}
+
+/// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the cancel
+/// request goes to the pooler, which passes it to the server connection running the
+/// statement.
+#[tokio::test]
+async fn a_create_that_runs_out_of_time_never_lands_through_pgbouncer() {
+    let db = TestDb::new().await;
+    runs_out_of_time_and_never_lands(&db, db.pooled_config()).await;
+}
+
+async fn runs_out_of_time_and_never_lands(db: &TestDb, mut config: shared::config::Config) {
     use shared::FunctionState;
     use std::time::{Duration, Instant};
 
-    let db = TestDb::new().await;
-    let mut config = db.config();
     config.database.request_budget = Duration::from_millis(500);
     let state = TaskState::new(&config).await.unwrap();
     let ann = token(ANN);
@@ -540,7 +552,7 @@ async fn a_create_that_runs_out_of_time_never_lands() {
     locker.batch_execute("COMMIT").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        count(&db).await,
+        count(db).await,
         0,
         "the insert was cancelled, not just abandoned"
     );
@@ -552,7 +564,7 @@ async fn a_create_that_runs_out_of_time_never_lands() {
     )
     .await;
     assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(count(&db).await, 1);
+    assert_eq!(count(db).await, 1);
 }
 
 fn create_with_key(user: &str, key: &str, body: &Value) -> Event {
@@ -631,7 +643,20 @@ async fn a_bad_idempotency_key_is_a_400() {
 #[tokio::test]
 async fn parallel_retries_with_one_key_create_one_task() {
     let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    one_task_from_parallel_retries(&db, db.state().await).await;
+}
+
+/// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the key's
+/// lock is a transaction's, so it holds whichever server connection runs the statement.
+#[tokio::test]
+async fn parallel_retries_with_one_key_create_one_task_through_pgbouncer() {
+    use shared::FunctionState;
+    let db = TestDb::new().await;
+    let state = TaskState::new(&db.pooled_config()).await.unwrap();
+    one_task_from_parallel_retries(&db, state).await;
+}
+
+async fn one_task_from_parallel_retries(db: &TestDb, state: TaskState) {
     let body = json!({"title": "exactly one"});
     let requests = (0..20).map(|_| call(&state, create_with_key(ANN, "burst", &body)));
     let answers = futures::future::join_all(requests).await;
@@ -648,7 +673,7 @@ async fn parallel_retries_with_one_key_create_one_task() {
         }
     }
     assert_eq!(ids.len(), 1);
-    assert_eq!(count(&db).await, 1);
+    assert_eq!(count(db).await, 1);
     let fresh = answers
         .iter()
         .filter(|a| a.status == 201 && a.header("idempotent-replayed").is_none())
