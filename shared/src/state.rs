@@ -159,8 +159,8 @@ edge!(AuthState, TaskState, ServiceState);
 /// event at a time, and the multi-threaded runtime only hands each one between threads.
 /// Measured per warm task invocation (`make bench`, BENCHMARKS.md): multi-threaded,
 /// ~20 context switches (19 futex and 8 epoll_wait calls) and 0.30–0.36 ms of CPU;
-/// current-thread, 3–4 switches (a hello world: 2) and 0.20–0.22 ms, 0.10–0.12 ms above
-/// that hello world, of which the one database round trip is about 0.06. The runtime
+/// current-thread, 3–4 switches (a hello world: 2) and 0.20–0.22 ms, 0.10–0.13 ms above
+/// that hello world, of which the one database round trip is 0.04–0.06. The runtime
 /// is tokio with the timer fix in vendor/ (12 system calls per task request, not 13.7).
 /// Blocking work (bcrypt) still goes to `spawn_blocking`'s threads.
 pub async fn start<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
