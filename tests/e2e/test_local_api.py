@@ -1,7 +1,8 @@
 """What only the local API can show: the patched `cargo lambda watch`
 (tools/cargo-lambda) delivers large responses whole, every time, on kept-alive and on
 fresh connections; a request body that is not UTF-8 reaches the function (base64, as
-API Gateway sends it) and is its 400; and 100 simultaneous requests are all answered.
+API Gateway sends it) and is its 400, and so does a header value that is not UTF-8; and
+100 simultaneous requests are all answered.
 
 Unpatched, watch 1.9.2 acknowledged a function's response before reading it, so a body
 over ~16 KiB stalled or came back as watch's own 500 in a few percent of requests: 50
@@ -86,6 +87,21 @@ def test_non_utf8_body_is_a_400_from_the_function(api, ann, method):
     r = api("GET", f"/api/{uid}/tasks", headers=auth, timeout=SLOW_S)
     assert r.status_code == 200 and time.monotonic() - started < SLOW_S
     assert r.json()["total"] == 0
+
+
+def test_header_values_that_are_not_utf8_reach_the_function(api, ann):
+    """obs-text in a header (bytes 0x80-0xFF that are not UTF-8) is the function's to
+    judge: an Idempotency-Key must be visible ASCII, so that is its 400; in a header it
+    does not read, the request is answered as usual."""
+    uid, auth = ann["user"]["id"], ann["auth"]
+    r = api("POST", f"/api/{uid}/tasks", json={"title": "keyed"},
+            headers={**auth, "Idempotency-Key": b"caf\xe9"}, timeout=SLOW_S)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in r.json()["errors"]] == ["Idempotency-Key"]
+    r = api("GET", f"/api/{uid}/tasks", headers={**auth, "X-Note": b"caf\xe9 \xff"}, timeout=SLOW_S)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 0, "the refused create created nothing"
 
 
 def test_hundred_simultaneous_requests_are_all_answered(api, ann):

@@ -5,8 +5,9 @@
 #
 # Why: `cargo lambda watch` 1.9.2 (the newest release) acknowledges a function's
 # response before reading it, so responses over ~16 KiB stall or fail, and it answers
-# a non-UTF-8 request body with its own 500. Each .patch file says what it changes and
-# why, in a form that applies upstream unchanged (`git am`).
+# a non-UTF-8 request body, or a header value that is not UTF-8, with its own 500. Each
+# .patch file says what it changes and why, in a form that applies upstream unchanged
+# (`git am`, in order).
 #
 # The build is cached per machine under $TODO_TOOLS_CACHE (default
 # ~/.cache/todo-lambda), keyed by the hash of the patches and of this script, so a
