@@ -197,18 +197,26 @@ fn spawn_cluster(dir: PathBuf, initdb_options: &str, settings: &[String]) -> (u1
     );
     // The guard waits for its stdin to close (this process exiting), then stops the
     // server and removes the folder.
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(r#"cat >/dev/null; "$0" stop "$1"; rm -rf "$1""#)
-        .arg(&pg_sh)
-        .arg(&dir)
+    guard(
+        Command::new("sh")
+            .arg("-c")
+            .arg(r#"cat >/dev/null; "$0" stop "$1"; rm -rf "$1""#)
+            .arg(&pg_sh)
+            .arg(&dir),
+    );
+    (port, dir)
+}
+
+/// Starts `command`, a shell that cleans up once its stdin closes, and keeps that stdin
+/// open until this process exits, however it exits.
+fn guard(command: &mut Command) {
+    let child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("start the cluster's guard");
+        .expect("start a guard");
     GUARDS.lock().unwrap().push(child);
-    (port, dir)
 }
 
 pub(crate) fn with_dbname(url: &str, dbname: &str) -> String {
@@ -275,17 +283,13 @@ fn start_pooler() -> u16 {
         .expect("pgbouncer is installed (scripts/setup.sh test installs it)");
     // PgBouncer refuses to run as root: it runs as the cluster's owner. The guard ends
     // it and deletes its folder when this process exits (its stdin closes).
-    let child = as_owner(&mut Command::new("sh"), ids)
-        .arg("-c")
-        .arg(r#""$0" "$1/pgbouncer.ini" & pid=$!; cat >/dev/null; kill "$pid"; wait; rm -rf "$1""#)
-        .arg(binary)
-        .arg(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start pgbouncer");
-    GUARDS.lock().unwrap().push(child);
+    guard(
+        as_owner(&mut Command::new("sh"), ids)
+            .arg("-c")
+            .arg(r#""$0" "$1/pgbouncer.ini" & pid=$!; cat >/dev/null; kill "$pid"; wait; rm -rf "$1""#)
+            .arg(binary)
+            .arg(&dir),
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(

@@ -50,32 +50,35 @@ pub struct TaskPage {
 // no text from a request ever becomes SQL. `tests/database.rs` prepares every one
 // against the migrated schema. The owner is in every WHERE.
 
+/// A task's columns, in the order `Task::from_row` reads them: every statement that
+/// answers with tasks selects or returns exactly these.
+macro_rules! task_columns {
+    () => {
+        "id, user_id, title, description, completed, created_at, updated_at, version"
+    };
+}
+
 // The listing, one statement per validated sort. Ties are broken by `id` in the same
 // direction, so pages neither repeat nor skip.
-const LIST_CREATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY created_at ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_CREATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
-const LIST_UPDATED_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY updated_at ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_UPDATED_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4";
-const LIST_TITLE_ASC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY title ASC, id ASC LIMIT $3 OFFSET $4";
-const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version, \
-    count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
-    ORDER BY title DESC, id DESC LIMIT $3 OFFSET $4";
+macro_rules! list {
+    ($order:literal) => {
+        concat!(
+            "SELECT ",
+            task_columns!(),
+            ", count(*) OVER () AS total FROM tasks \
+            WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+            ORDER BY ",
+            $order,
+            " LIMIT $3 OFFSET $4"
+        )
+    };
+}
+const LIST_CREATED_ASC: &str = list!("created_at ASC, id ASC");
+const LIST_CREATED_DESC: &str = list!("created_at DESC, id DESC");
+const LIST_UPDATED_ASC: &str = list!("updated_at ASC, id ASC");
+const LIST_UPDATED_DESC: &str = list!("updated_at DESC, id DESC");
+const LIST_TITLE_ASC: &str = list!("title ASC, id ASC");
+const LIST_TITLE_DESC: &str = list!("title DESC, id DESC");
 
 const COUNT: &str =
     "SELECT count(*) FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
@@ -143,9 +146,12 @@ macro_rules! with_event {
 
 macro_rules! insert {
     () => {
-        "INSERT INTO tasks (user_id, title, description, completed) \
-        VALUES ($1, $2, $3, $4) \
-        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+        concat!(
+            "INSERT INTO tasks (user_id, title, description, completed) \
+            VALUES ($1, $2, $3, $4) \
+            RETURNING ",
+            task_columns!()
+        )
     };
 }
 const INSERT: &str = insert!();
@@ -159,7 +165,8 @@ const INSERT_EVENT: &str = with_event!(insert!(), "'todo.task.created'", "$5", "
 /// oldest first, a hundred at a time (on the `created_at` index: see `event_ctes!`).
 macro_rules! insert_once_ctes {
     () => {
-        "WITH lock AS ( \
+        concat!(
+            "WITH lock AS ( \
             SELECT pg_try_advisory_xact_lock(hashtextextended($1 || chr(10) || $5, 0)) AS free \
         ), fresh AS ( \
             SELECT gen_random_uuid() AS id, now() AS at \
@@ -178,8 +185,10 @@ macro_rules! insert_once_ctes {
         ), created AS ( \
             INSERT INTO tasks (id, user_id, title, description, completed, created_at, updated_at) \
             SELECT task_id, $1, $2, $3, $4, created_at, created_at FROM claimed \
-            RETURNING id, user_id, title, description, completed, created_at, updated_at, version \
-        )"
+            RETURNING ",
+            task_columns!(),
+            ")"
+        )
     };
 }
 const INSERT_ONCE: &str = concat!(
@@ -198,18 +207,24 @@ const FIND_KEY: &str = "SELECT fingerprint, task_id AS id, $1::text AS user_id, 
         description, completed, created_at, created_at AS updated_at, 1::bigint AS version \
     FROM idempotency_keys WHERE user_id = $1 AND key = $2";
 
-const GET: &str = "SELECT id, user_id, title, description, completed, created_at, updated_at, version \
-    FROM tasks WHERE id = $1 AND user_id = $2";
+const GET: &str = concat!(
+    "SELECT ",
+    task_columns!(),
+    " FROM tasks WHERE id = $1 AND user_id = $2"
+);
 
 // The writes' last parameter: the versions an If-Match allows, or null for any. The
 // condition is part of the one statement; a refused write changes nothing.
 macro_rules! replace {
     () => {
-        "UPDATE tasks \
-        SET title = $3, description = $4, completed = $5, updated_at = now(), \
-            version = version + 1 \
-        WHERE id = $1 AND user_id = $2 AND ($6::bigint[] IS NULL OR version = ANY($6)) \
-        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+        concat!(
+            "UPDATE tasks \
+            SET title = $3, description = $4, completed = $5, updated_at = now(), \
+                version = version + 1 \
+            WHERE id = $1 AND user_id = $2 AND ($6::bigint[] IS NULL OR version = ANY($6)) \
+            RETURNING ",
+            task_columns!()
+        )
     };
 }
 const REPLACE: &str = replace!();
@@ -217,9 +232,12 @@ const REPLACE_EVENT: &str = with_event!(replace!(), "'todo.task.replaced'", "$7"
 
 macro_rules! delete {
     () => {
-        "DELETE FROM tasks \
-        WHERE id = $1 AND user_id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3)) \
-        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+        concat!(
+            "DELETE FROM tasks \
+            WHERE id = $1 AND user_id = $2 AND ($3::bigint[] IS NULL OR version = ANY($3)) \
+            RETURNING ",
+            task_columns!()
+        )
     };
 }
 const DELETE: &str = delete!();
@@ -229,10 +247,13 @@ const DELETE_EVENT: &str = with_event!(delete!(), "'todo.task.deleted'", "$4", "
 /// `$3` null toggles, in SQL, so concurrent toggles never lose one.
 macro_rules! set_completed {
     () => {
-        "UPDATE tasks \
-        SET completed = COALESCE($3, NOT completed), updated_at = now(), version = version + 1 \
-        WHERE id = $1 AND user_id = $2 AND ($4::bigint[] IS NULL OR version = ANY($4)) \
-        RETURNING id, user_id, title, description, completed, created_at, updated_at, version"
+        concat!(
+            "UPDATE tasks \
+            SET completed = COALESCE($3, NOT completed), updated_at = now(), version = version + 1 \
+            WHERE id = $1 AND user_id = $2 AND ($4::bigint[] IS NULL OR version = ANY($4)) \
+            RETURNING ",
+            task_columns!()
+        )
     };
 }
 const SET_COMPLETED: &str = set_completed!();
