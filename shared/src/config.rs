@@ -93,11 +93,13 @@ pub struct AuthConfig {
     pub throttle: Throttle,
 }
 
-/// After `max_failures` failed logins for an account within `window`, further
-/// attempts are refused (429) until the window has passed.
+/// Login throttling: after `max_failures` failed logins for an account from one client
+/// address within `window`, or `max_address_failures` from one address across accounts,
+/// further attempts (from that address) are refused (429) until the window has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Throttle {
     pub max_failures: u32,
+    pub max_address_failures: u32,
     pub window: std::time::Duration,
 }
 
@@ -200,6 +202,7 @@ impl AuthConfig {
             jwks: jwks(var)?,
             throttle: Throttle {
                 max_failures: number(var, "LOGIN_MAX_FAILURES", 10, 1..=1000)?,
+                max_address_failures: number(var, "LOGIN_MAX_ADDRESS_FAILURES", 100, 1..=100_000)?,
                 window: std::time::Duration::from_secs(number(
                     var,
                     "LOGIN_WINDOW_SECONDS",

@@ -9,13 +9,15 @@
 //! - the domain, each with its own errors: [`auth`] (tokens, passwords), [`db`] (the
 //!   pool, migrations, one module per table), [`model`] (validated input: a `Title`
 //!   that exists is valid);
-//! - [`config`]: environment and Secrets Manager, read once per cold start; [`tls`] and
+//! - [`config`]: environment and Secrets Manager, read once per cold start; [`deadline`]
+//!   (when the current request started: its one time budget counts from there); [`tls`] and
 //!   [`outbound`] (the one HTTP client, for the key set and Secrets Manager).
 
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod http;
 pub mod model;
 pub mod outbound;

@@ -110,7 +110,7 @@ async fn tls_with_channel_binding_against_a_private_ca() {
         "sslmode=verify-full&channel_binding=require&sslrootcert={ca}"
     ));
     let encrypted = db
-        .run(async |client| {
+        .read(async |client| {
             let row = client
                 .query_one(
                     "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
@@ -218,11 +218,12 @@ async fn database_errors_are_answered_by_kind() {
     assert!(!body.contains("tasks_pkey"), "{body}");
 }
 
-/// The time budgets of a request fit inside its function's timeout with room to spare,
-/// so a slow database or key server is answered 503 by the function, never 504 by API
-/// Gateway. A task request: the key-set fetch, one piece of database work and its
-/// cancel. `auth`: two pieces of database work (the lookup, then a rehash) and two
-/// bcrypt runs at the highest cost (about 0.8 s each at 1 GB).
+/// The time budget of a request fits inside its function's timeout with room to spare,
+/// so a slow database or key server is answered 503 or 504 by the function, never by API
+/// Gateway. One deadline per request: all its database work ends by the budget plus one
+/// cancel (the test below proves the sharing). A task request may first wait for the
+/// key set (its own bound); `auth` may add two bcrypt runs at the highest cost (about
+/// 0.8 s each at 1 GB) after its last statement started.
 #[test]
 fn request_budgets_fit_inside_the_function_timeouts() {
     use shared::auth::KEY_SET_BUDGET;
@@ -233,19 +234,100 @@ fn request_budgets_fit_inside_the_function_timeouts() {
     let database = REQUEST_BUDGET + CANCEL_BUDGET;
     let timeouts = testkit::routes::function_timeouts();
     for function in ["tasks", "task", "complete", "docs"] {
-        let needed = KEY_SET_BUDGET + database + margin;
+        let needed = KEY_SET_BUDGET.max(REQUEST_BUDGET) + CANCEL_BUDGET + margin;
         assert!(
             Duration::from_secs(timeouts[function]) >= needed,
             "{function}: {}s < {needed:?}",
             timeouts[function]
         );
     }
-    let needed = 2 * database + 2 * Duration::from_millis(800) + margin;
+    let needed = database + 2 * Duration::from_millis(800) + margin;
     assert!(
         Duration::from_secs(timeouts["auth"]) >= needed,
         "auth: {}s < {needed:?}",
         timeouts["auth"]
     );
+}
+
+/// Within one request, every statement counts from the request's start: a second
+/// statement gets what the first left, not a fresh budget.
+#[tokio::test]
+async fn a_request_has_one_deadline_for_all_its_statements() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new().await;
+    let mut config = db.config();
+    config.database.request_budget = Duration::from_millis(700);
+    let database = Database::new(&config.database).unwrap();
+    database.ping().await.unwrap();
+    let sleep = async |seconds: f64| {
+        database
+            .read(async |client| {
+                client
+                    .simple_query(&format!("SELECT pg_sleep({seconds})"))
+                    .await
+            })
+            .await
+    };
+    // Outside a request, each piece of work has its own budget.
+    assert!(sleep(0.4).await.is_ok());
+    assert!(sleep(0.4).await.is_ok());
+    let started = Instant::now();
+    let (first, second) =
+        shared::deadline::scope(async { (sleep(0.4).await, sleep(0.4).await) }).await;
+    assert!(first.is_ok());
+    assert!(
+        matches!(second, Err(shared::db::DbError::Timeout(_))),
+        "{second:?}"
+    );
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(700) + shared::db::CANCEL_BUDGET,
+        "{elapsed:?}"
+    );
+}
+
+/// A write's guard: past the deadline the server runs nothing of it; before, the time
+/// left is the transaction's `statement_timeout`, so a statement waiting on a lock is
+/// stopped there by the server itself, and the write is a 503: nothing changed.
+#[tokio::test]
+async fn a_write_never_outlives_its_deadline_on_the_server() {
+    use std::time::Duration;
+    let db = TestDb::new().await;
+    let mut config = db.config();
+    config.database.request_budget = Duration::from_millis(500);
+    let database = Database::new(&config.database).unwrap();
+    let insert = "INSERT INTO tasks (user_id, title) VALUES ('u', 't') RETURNING id";
+    assert_eq!(database.write(insert, &[]).await.unwrap().len(), 1);
+    let locker = db.client().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let outcome = database.write(insert, &[]).await;
+    assert!(
+        matches!(
+            outcome,
+            Err(shared::db::DbError::Unavailable(_) | shared::db::DbError::Timeout(_))
+        ),
+        "{outcome:?}"
+    );
+    locker.batch_execute("COMMIT").await.unwrap();
+    let count: i64 = db
+        .client()
+        .await
+        .query_one("SELECT count(*) FROM tasks", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 1);
+    // A request whose deadline passed before its write began sends nothing (the
+    // server's own check of a late arrival: task tests, a_write_lost_in_a_partition_...).
+    let past = shared::deadline::scope(async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        database.write(insert, &[]).await
+    })
+    .await;
+    assert!(past.is_err(), "{past:?}");
 }
 
 fn config_for(db: &TestDb, auto_migrate: bool) -> shared::config::Config {
@@ -418,4 +500,39 @@ async fn pruning_reads_the_created_at_index_not_the_table() {
         assert!(plan.contains("_created_idx"), "{name}:\n{plan}");
         assert!(plan.contains("Tid Scan"), "{name}:\n{plan}");
     }
+}
+
+/// The login throttle prunes the same way: a few ended windows per attempt, found on
+/// the `window_start` index and deleted by TID, never a read of the whole table (5000
+/// fresh, unanalysed rows: the worst case for a plan).
+#[tokio::test]
+async fn login_pruning_reads_the_window_index_not_the_table() {
+    let db = TestDb::new().await;
+    let client = db.client().await;
+    client
+        .batch_execute(
+            "INSERT INTO login_failures (key, failures, window_start) \
+                SELECT 'address:10.0.' || (g / 256) || '.' || (g % 256), 1, now() \
+                FROM generate_series(1, 5000) g",
+        )
+        .await
+        .unwrap();
+    let (_, reserve) = shared::db::logins::STATEMENTS
+        .iter()
+        .find(|(name, _)| *name == "RESERVE")
+        .unwrap();
+    let plan: Vec<String> = client
+        .query(
+            &format!("EXPLAIN {reserve}"),
+            &[&"ann", &"192.0.2.1", &900.0_f64, &10_i32, &100_i32],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(!plan.contains("Seq Scan on login_failures"), "{plan}");
+    assert!(plan.contains("login_failures_window_idx"), "{plan}");
+    assert!(plan.contains("Tid Scan"), "{plan}");
 }

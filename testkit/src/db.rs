@@ -156,6 +156,7 @@ impl TestDb {
             jwks: None,
             throttle: shared::config::Throttle {
                 max_failures: 10,
+                max_address_failures: 100,
                 window: std::time::Duration::from_secs(900),
             },
         }

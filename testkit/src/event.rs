@@ -31,6 +31,12 @@ impl Event {
         self
     }
 
+    /// The client's address as API Gateway saw it (`requestContext.http.sourceIp`).
+    pub fn source_ip(mut self, address: &str) -> Self {
+        self.event["requestContext"]["http"]["sourceIp"] = json!(address);
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }

@@ -3,7 +3,8 @@
 //! - [`cluster`]: throwaway PostgreSQL clusters (plain, and TLS-only like Neon);
 //! - [`TestDb`]: a migrated database of its own per test;
 //! - [`Event`]/[`Answer`]: API Gateway HTTP API (2.0) events in, responses out;
-//! - [`RoundTrips`]: a proxy that counts round trips to the database;
+//! - [`RoundTrips`]: a proxy that counts round trips to the database; [`Partition`]:
+//!   one that cuts the connection on demand;
 //! - [`routes`]: the route table as `template.yaml`, `openapi.yaml` and the watch
 //!   router declare it; `deploy` checks the template's secrets and permissions.
 
@@ -11,12 +12,14 @@ pub mod cluster;
 mod db;
 mod deploy;
 mod event;
+mod partition;
 mod round_trips;
 pub mod routes;
 
 pub use cluster::{TlsCluster, cluster_url, free_port, pooler_port, tls_cluster};
 pub use db::TestDb;
 pub use event::{Answer, Event};
+pub use partition::Partition;
 pub use round_trips::RoundTrips;
 
 use shared::db::Database;

@@ -4,19 +4,37 @@ use crate::TestDb;
 use shared::FunctionState;
 use shared::config::Secret;
 
-/// A loopback proxy in front of the test database that counts round trips: every
-/// `Sync` (extended protocol) or `Query` (simple protocol) message a client sends ends
-/// one exchange with the server. Lets tests prove "one request, one round trip".
+/// A loopback proxy in front of the test database that counts round trips: the times a
+/// client sends a request while it waits for no answer. Requests that go out together
+/// (pipelined, as a write's guard, statement and commit do) are one round trip; each
+/// `Sync` (extended protocol) or `Query` (simple protocol) is answered by one
+/// `ReadyForQuery`, which is how the proxy knows when nothing is pending. Lets tests
+/// prove "one request, one round trip".
 pub struct RoundTrips {
     pub url: String,
     count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Complete protocol messages (a type byte, then a length that counts itself) at the
+/// front of `buf`: their types, and how many bytes they take.
+fn messages(buf: &[u8]) -> (Vec<u8>, usize) {
+    let (mut types, mut at) = (Vec::new(), 0);
+    while buf.len() >= at + 5 {
+        let len = u32::from_be_bytes([buf[at + 1], buf[at + 2], buf[at + 3], buf[at + 4]]) as usize;
+        if buf.len() < at + 1 + len {
+            break;
+        }
+        types.push(buf[at]);
+        at += 1 + len;
+    }
+    (types, at)
 }
 
 impl RoundTrips {
     /// Starts the proxy for `db`; connect through [`RoundTrips::url`] (no TLS).
     pub async fn proxy(db: &TestDb) -> Self {
         use std::sync::Arc;
-        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
         let target = url::Url::parse(&db.url).unwrap();
@@ -37,11 +55,26 @@ impl RoundTrips {
                     continue;
                 };
                 let counter = counter.clone();
+                // Requests sent and not yet answered by a ReadyForQuery; the startup
+                // exchange ends with one too.
+                let pending = Arc::new(AtomicIsize::new(1));
                 tokio::spawn(async move {
                     let (mut client_read, mut client_write) = client.into_split();
                     let (mut server_read, mut server_write) = server.into_split();
+                    let answered = pending.clone();
                     tokio::spawn(async move {
-                        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+                        let mut buf = Vec::new();
+                        let mut chunk = [0u8; 16 * 1024];
+                        while let Ok(n @ 1..) = server_read.read(&mut chunk).await {
+                            buf.extend_from_slice(&chunk[..n]);
+                            let (types, used) = messages(&buf);
+                            let ready = types.iter().filter(|t| **t == b'Z').count();
+                            answered.fetch_sub(ready as isize, Ordering::SeqCst);
+                            buf.drain(..used);
+                            if client_write.write_all(&chunk[..n]).await.is_err() {
+                                return;
+                            }
+                        }
                     });
                     // The startup message has a length but no type byte.
                     let mut len = [0u8; 4];
@@ -55,22 +88,24 @@ impl RoundTrips {
                     {
                         return;
                     }
-                    loop {
-                        let mut head = [0u8; 5];
-                        if client_read.read_exact(&mut head).await.is_err() {
-                            return;
-                        }
-                        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-                        let mut body = vec![0u8; len.saturating_sub(4)];
-                        if client_read.read_exact(&mut body).await.is_err() {
-                            return;
-                        }
-                        if matches!(head[0], b'S' | b'Q') {
+                    assert_ne!(
+                        body.get(..4),
+                        Some(&[4, 210, 22, 47][..]),
+                        "the round-trip proxy speaks no TLS: use sslmode=disable"
+                    );
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 16 * 1024];
+                    while let Ok(n @ 1..) = client_read.read(&mut chunk).await {
+                        buf.extend_from_slice(&chunk[..n]);
+                        let (types, used) = messages(&buf);
+                        buf.drain(..used);
+                        let requests = types.iter().filter(|t| matches!(t, b'S' | b'Q')).count();
+                        if requests > 0
+                            && pending.fetch_add(requests as isize, Ordering::SeqCst) <= 0
+                        {
                             counter.fetch_add(1, Ordering::SeqCst);
                         }
-                        if server_write.write_all(&head).await.is_err()
-                            || server_write.write_all(&body).await.is_err()
-                        {
+                        if server_write.write_all(&chunk[..n]).await.is_err() {
                             return;
                         }
                     }

@@ -295,10 +295,24 @@ async fn bad_credentials_look_the_same_either_way() {
         assert_eq!(a.header("www-authenticate"), Some("Bearer"));
     }
     assert_eq!(wrong.body, unknown.body);
+    // What no account can have is not a credential: a 400 naming the field, before any
+    // query or bcrypt.
+    let long = format!("{}@example.com", "é".repeat(243));
+    for (field, identifier) in [("username", "ann\u{0}"), ("email", long.as_str())] {
+        let a = call(
+            &state,
+            Event::new("POST", "/api/auth/login")
+                .json(&json!({field: identifier, "password": "wrong-pass"})),
+        )
+        .await;
+        a.problem(400);
+        assert_eq!(a.error_fields(), [field]);
+    }
+    // 254 characters (more bytes) is still an identifier.
     let a = call(
         &state,
         Event::new("POST", "/api/auth/login")
-            .json(&json!({"username": "ann\u{0}", "password": "wrong-pass"})),
+            .json(&json!({"email": &long[2..], "password": "wrong-pass"})),
     )
     .await;
     assert_eq!(a.body, wrong.body);
@@ -479,7 +493,7 @@ fn routes_match_the_table() {
 }
 
 #[tokio::test]
-async fn signup_and_login_are_one_round_trip_each() {
+async fn signup_is_one_round_trip_and_a_login_at_most_two() {
     let db = TestDb::new().await;
     let trips = testkit::RoundTrips::proxy(&db).await;
     let state: AuthState = trips.state(&db).await;
@@ -488,12 +502,15 @@ async fn signup_and_login_are_one_round_trip_each() {
     let login = Event::new("POST", "/api/auth/login")
         .json(&json!({"username": "ann", "password": "s3cret-pass"}));
     let (n, a) = trips.of(call(&state, login)).await;
-    assert_eq!((a.status, n), (200, 1));
-    // A failure costs one more: counting it for the throttle.
+    assert_eq!((a.status, n), (200, 2), "and one to take the count back");
     let wrong = Event::new("POST", "/api/auth/login")
         .json(&json!({"username": "ann", "password": "wrong-pass"}));
     let (n, a) = trips.of(call(&state, wrong)).await;
-    assert_eq!((a.status, n), (401, 2));
+    assert_eq!(
+        (a.status, n),
+        (401, 1),
+        "counted in the statement that looks it up"
+    );
 }
 
 /// Answers that carry a token are never cached; no answer may be sniffed as another
@@ -562,45 +579,72 @@ async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
     }
 }
 
-/// A state whose throttle allows `max` failures a minute, on a pool of `pool`.
+/// A state whose throttle allows `max` failures a minute per (account, address) and
+/// `per_address` per address, on a pool of `pool`.
 async fn throttled(db: &TestDb, max: u32, pool: usize) -> AuthState {
-    throttled_on(db.config(), max, pool).await
+    throttled_on(db.config(), max, 100, pool).await
 }
 
-async fn throttled_on(mut config: shared::config::Config, max: u32, pool: usize) -> AuthState {
+async fn throttled_on(
+    mut config: shared::config::Config,
+    max: u32,
+    per_address: u32,
+    pool: usize,
+) -> AuthState {
     config.auth.throttle.max_failures = max;
+    config.auth.throttle.max_address_failures = per_address;
     config.auth.throttle.window = Duration::from_secs(60);
     config.database.pool_max_size = pool;
     AuthState::new(&config).await.unwrap()
 }
 
+/// The attacker's address in these tests; the owner's is another.
+const ATTACKER: &str = "198.51.100.7";
+const OWNER: &str = "203.0.113.9";
+
 fn login(username: &str, password: &str) -> Event {
-    Event::new("POST", "/api/auth/login").json(&json!({"username": username, "password": password}))
+    login_from(ATTACKER, username, password)
+}
+
+fn login_from(address: &str, username: &str, password: &str) -> Event {
+    Event::new("POST", "/api/auth/login")
+        .json(&json!({"username": username, "password": password}))
+        .source_ip(address)
 }
 
 fn grant(username: &str, password: &str) -> Event {
-    Event::new("POST", "/api/v1/auth/token").form(&[("username", username), ("password", password)])
+    Event::new("POST", "/api/v1/auth/token")
+        .form(&[("username", username), ("password", password)])
+        .source_ip(ATTACKER)
 }
 
-/// Past the limit both login routes answer 429 with Retry-After, without checking the
-/// password (the right one too), for the account whichever identifier names it, and
-/// for unknown names alike.
+fn assert_throttled(a: &Answer, window: u64) {
+    let body = a.problem(429);
+    let retry: u64 = a.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=window).contains(&retry), "{retry}");
+    assert!(body["detail"].as_str().unwrap().contains("try again"));
+}
+
+/// Past the limit both login routes answer 429 with Retry-After from the guesser's
+/// address, without checking the password (the right one too), for the account
+/// whichever identifier names it, and for unknown names alike; the owner, from another
+/// address, logs in all the while; a header the client writes changes nothing.
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account() {
+async fn failures_are_throttled_per_account_and_address() {
     let db = TestDb::new().await;
-    throttles_per_account(throttled(&db, 3, 2).await).await;
+    throttles_per_account_and_address(throttled(&db, 3, 2).await).await;
 }
 
 /// The same through PgBouncer in transaction mode (Neon's pooled endpoint), where each
 /// statement may run on another server connection: signup, login and the counting of
 /// failures keep nothing in a session.
 #[tokio::test]
-async fn repeated_failures_are_throttled_per_account_through_pgbouncer() {
+async fn failures_are_throttled_per_account_and_address_through_pgbouncer() {
     let db = TestDb::new().await;
-    throttles_per_account(throttled_on(db.pooled_config(), 3, 2).await).await;
+    throttles_per_account_and_address(throttled_on(db.pooled_config(), 3, 100, 2).await).await;
 }
 
-async fn throttles_per_account(state: AuthState) {
+async fn throttles_per_account_and_address(state: AuthState) {
     signup(&state, "ann", "ann@example.com").await;
     call(&state, login("ann", "wrong-pass")).await.problem(401);
     call(&state, grant("ANN@example.com", "wrong-pass"))
@@ -610,75 +654,155 @@ async fn throttles_per_account(state: AuthState) {
         .await
         .problem(401);
     for event in [login("ann", "s3cret-pass"), grant("ann", "s3cret-pass")] {
-        let a = call(&state, event).await;
-        let body = a.problem(429);
-        let retry: u64 = a.header("retry-after").unwrap().parse().unwrap();
-        assert!((1..=60).contains(&retry), "{retry}");
-        assert!(body["detail"].as_str().unwrap().contains("try again"));
+        assert_throttled(&call(&state, event).await, 60);
     }
+    // X-Forwarded-For is the client's to write: it is not the address.
+    for forwarded in [OWNER, "10.1.2.3", "10.1.2.3, 203.0.113.9"] {
+        let event = login("ann", "s3cret-pass").header("x-forwarded-for", forwarded);
+        assert_throttled(&call(&state, event).await, 60);
+    }
+    // The owner, from anywhere else, is not locked out.
+    let a = call(&state, login_from(OWNER, "ann", "s3cret-pass")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
     // Unknown names: the same counting, the same answers.
     for _ in 0..3 {
         call(&state, login("ghost", "wrong-pass"))
             .await
             .problem(401);
     }
-    call(&state, login("GHOST", "wrong-pass"))
+    assert_throttled(&call(&state, login("GHOST", "wrong-pass")).await, 60);
+    call(&state, login_from(OWNER, "ghost", "wrong-pass"))
         .await
-        .problem(429);
-    // Another account is not affected.
+        .problem(401);
+    // Another account from the same address is not affected.
     signup(&state, "bob", "bob@example.com").await;
     assert_eq!(call(&state, login("bob", "s3cret-pass")).await.status, 200);
 }
 
-/// A successful login clears the count; an ended window starts a new one; windows that
-/// have ended are pruned as failures come.
+/// Password spraying: past the per-address limit, every login from that address is a
+/// 429, whatever the account; other addresses go on.
 #[tokio::test]
-async fn success_clears_failures_and_old_windows_go() {
+async fn one_address_spraying_many_accounts_is_throttled() {
+    let db = TestDb::new().await;
+    let state = throttled_on(db.config(), 10, 100, 2).await;
+    signup(&state, "ann", "ann@example.com").await;
+    for i in 0..100 {
+        let a = call(&state, login(&format!("user{i:03}"), "wrong-pass")).await;
+        a.problem(401);
+    }
+    for name in ["user100", "user101", "ann"] {
+        assert_throttled(&call(&state, login(name, "s3cret-pass")).await, 60);
+    }
+    call(&state, login_from(OWNER, "user100", "wrong-pass"))
+        .await
+        .problem(401);
+    let a = call(&state, login_from(OWNER, "ann", "s3cret-pass")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+/// A success clears its (account, address) count and gives its attempt back to the
+/// address; what a client typed as an unknown name is never stored.
+#[tokio::test]
+async fn success_clears_its_count_and_identifiers_are_not_stored() {
     let db = TestDb::new().await;
     let state = throttled(&db, 3, 2).await;
     signup(&state, "ann", "ann@example.com").await;
     for _ in 0..2 {
         call(&state, login("ann", "wrong-pass")).await.problem(401);
     }
+    call(&state, login("hunter2-typed-here", "wrong-pass"))
+        .await
+        .problem(401);
     assert_eq!(call(&state, login("ann", "s3cret-pass")).await.status, 200);
+    let counts = async || -> Vec<(String, i32)> {
+        db.client()
+            .await
+            .query("SELECT key, failures FROM login_failures ORDER BY key", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    };
+    let rows = counts().await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0], (format!("address:{ATTACKER}"), 3), "3 failures");
+    assert!(
+        rows[1].0.starts_with("name:") && rows[1].0.ends_with(&format!(" from {ATTACKER}")),
+        "{rows:?}"
+    );
+    assert!(!rows[1].0.contains("hunter2"), "{rows:?}");
+    // The pair's count was cleared: three more guesses before a 429.
+    for _ in 0..3 {
+        call(&state, login("ann", "wrong-pass")).await.problem(401);
+    }
+    assert_throttled(&call(&state, login("ann", "wrong-pass")).await, 60);
+}
+
+/// An ended window starts a new one; windows that have ended are pruned as attempts
+/// come, at most ten per attempt.
+#[tokio::test]
+async fn old_windows_go_a_few_at_a_time() {
+    let db = TestDb::new().await;
+    let state = throttled(&db, 3, 2).await;
+    signup(&state, "ann", "ann@example.com").await;
     for _ in 0..3 {
         call(&state, login("ann", "wrong-pass")).await.problem(401);
     }
     call(&state, login("ann", "wrong-pass")).await.problem(429);
     let client = db.client().await;
-    // Move the windows back past their end: the next failure starts afresh and prunes.
+    // Move the windows back past their end, and add stale ones: the next attempt
+    // starts afresh and prunes ten of the others.
     client
         .batch_execute(
             "UPDATE login_failures SET window_start = now() - interval '2 minutes';
-             INSERT INTO login_failures VALUES ('name:stale', 5, now() - interval '1 day');",
+             INSERT INTO login_failures
+             SELECT 'address:10.0.0.' || i, 5, now() - interval '1 day' - i * interval '1 s'
+             FROM generate_series(1, 15) AS i;",
         )
         .await
         .unwrap();
     call(&state, login("ann", "wrong-pass")).await.problem(401);
+    let stale =
+        "SELECT count(*) FROM login_failures WHERE window_start < now() - interval '1 minute'";
+    let left: i64 = client.query_one(stale, &[]).await.unwrap().get(0);
+    assert_eq!(left, 5, "ten pruned, the oldest first");
     let rows = client
-        .query("SELECT key, failures FROM login_failures", &[])
+        .query(
+            "SELECT failures FROM login_failures WHERE window_start > now() - interval '1 minute'",
+            &[],
+        )
         .await
         .unwrap();
-    assert_eq!(rows.len(), 1, "the ended windows were pruned");
-    assert_eq!(rows[0].get::<_, i32>("failures"), 1);
+    assert_eq!(rows.len(), 2, "the pair and the address, in new windows");
+    assert!(rows.iter().all(|row| row.get::<_, i32>(0) == 1));
+    call(&state, login("ann", "wrong-pass")).await.problem(401);
+    let left: i64 = client.query_one(stale, &[]).await.unwrap().get(0);
+    assert_eq!(left, 0);
 }
 
-/// 20 wrong guesses at once: the password is checked at most the limit plus the pool
-/// size times; every other guess is a 429.
+/// Forty wrong guesses at once, from one address, spread over four instances: the
+/// password is checked exactly the limit's times; every other guess is a 429.
 #[tokio::test]
-async fn parallel_guesses_barely_pass_the_limit() {
+async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
     let db = TestDb::new().await;
-    let (limit, pool) = (5, 3);
-    let state = throttled(&db, limit, pool).await;
-    signup(&state, "ann", "ann@example.com").await;
-    let guesses = (0..20).map(|i| call(&state, login("ann", &format!("wrong-{i:04}"))));
+    let limit = 10;
+    let mut instances = Vec::new();
+    for _ in 0..4 {
+        instances.push(throttled(&db, limit, 4).await);
+    }
+    signup(&instances[0], "ann", "ann@example.com").await;
+    let guesses = (0..40).map(|i| {
+        call(
+            &instances[i % instances.len()],
+            login("ann", &format!("wrong-{i:04}")),
+        )
+    });
     let answers = futures::future::join_all(guesses).await;
     let checked = answers.iter().filter(|a| a.status == 401).count();
     let throttled = answers.iter().filter(|a| a.status == 429).count();
-    assert_eq!(checked + throttled, 20);
-    assert!(checked >= limit as usize, "{checked}");
-    assert!(
-        checked <= limit as usize + pool,
-        "{checked} passwords checked"
-    );
+    assert_eq!(checked + throttled, 40);
+    assert_eq!(checked, limit as usize, "passwords checked");
+    let a = call(&instances[1], login_from(OWNER, "ann", "s3cret-pass")).await;
+    assert_eq!(a.status, 200);
 }

@@ -642,3 +642,129 @@ async fn conditional_requests_and_events_work_through_pgbouncer() {
         ]
     );
 }
+
+/// A state whose pool connects through a partition that can be cut, with a short
+/// budget, warmed so the pool holds a connection.
+async fn partitioned(db: &TestDb) -> (TaskState, testkit::Partition) {
+    use shared::FunctionState;
+    let partition = testkit::Partition::proxy(db).await;
+    let mut config = db.config();
+    config.database.url = shared::config::Secret::new(partition.url.clone());
+    config.database.request_budget = std::time::Duration::from_millis(600);
+    config.database.pool_max_size = 1;
+    let state = TaskState::new(&config).await.unwrap();
+    state.db.ping().await.unwrap();
+    (state, partition)
+}
+
+fn rename(id: &str, title: &str) -> Event {
+    at("PUT", ANN, id)
+        .bearer(&token(ANN))
+        .json(&json!({"title": title, "completed": false}))
+}
+
+/// A write sent into a partition: the function cannot know whether it reached the
+/// server, so it answers 504 (never 503), soon after its deadline. When the partition
+/// heals long after, the write's bytes do reach the server, which refuses to run it:
+/// it is past the request's deadline.
+#[tokio::test]
+async fn a_write_lost_in_a_partition_is_a_504_and_never_lands_later() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new().await;
+    let (state, partition) = partitioned(&db).await;
+    let task = seed_task(&state.db, ANN, "before").await;
+    partition.hold();
+    let started = Instant::now();
+    let a = call(&state, rename(&task.id.to_string(), "after")).await;
+    let elapsed = started.elapsed();
+    let body = a.problem(504);
+    assert_eq!(a.header("retry-after"), Some("5"));
+    assert!(body["detail"].as_str().unwrap().contains("may or may not"));
+    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    assert!(elapsed < bound, "{elapsed:?}");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    partition.heal();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stored(&db, task.id).await.unwrap().0, "before");
+    // The function goes on, on a fresh connection.
+    let a = call(&state, rename(&task.id.to_string(), "later")).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(stored(&db, task.id).await.unwrap().0, "later");
+}
+
+/// A write that reached the server and waits there (on a lock) when the deadline comes,
+/// and whose cancel is lost: the server stops it at the deadline by itself, so it does
+/// not commit when the lock goes away.
+#[tokio::test]
+async fn a_write_whose_cancel_is_lost_is_stopped_by_the_server() {
+    use std::time::Duration;
+    let db = TestDb::new().await;
+    let (state, partition) = partitioned(&db).await;
+    let task = seed_task(&state.db, ANN, "before").await;
+    let locker = db.client().await;
+    locker
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM tasks WHERE id = '{}' FOR UPDATE",
+            task.id
+        ))
+        .await
+        .unwrap();
+    let id = task.id.to_string();
+    let put = call(&state, rename(&id, "after"));
+    let cut = async {
+        // The statement is on the server, waiting for the row: now cut the network.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        partition.hold();
+    };
+    let (a, ()) = tokio::join!(put, cut);
+    a.problem(504);
+    // Past the deadline plus the cancel budget: the server has long stopped waiting.
+    locker.batch_execute("COMMIT").await.unwrap();
+    partition.heal();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(stored(&db, task.id).await.unwrap().0, "before");
+    let version: i64 = db
+        .client()
+        .await
+        .query_one("SELECT version FROM tasks WHERE id = $1", &[&task.id])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(version, task.version, "no write was applied");
+}
+
+/// Every route of this function, with the database cut off after its request was sent,
+/// answers within its budget plus the cancel's: 503 for a read (nothing can have
+/// changed), 504 for a write (it may have reached the server).
+#[tokio::test]
+async fn every_route_answers_within_one_deadline_when_the_database_is_cut_off() {
+    use std::time::{Duration, Instant};
+    let db = TestDb::new().await;
+    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    type Request = fn(&str, i64) -> Event;
+    let cases: [(Request, u16); 4] = [
+        (|id, _| at("GET", ANN, id).bearer(&token(ANN)), 503),
+        (|id, _| rename(id, "after"), 504),
+        (
+            |id, version| rename(id, "after").header("if-match", &format!("\"{}\"", version + 7)),
+            504,
+        ),
+        (|id, _| at("DELETE", ANN, id).bearer(&token(ANN)), 504),
+    ];
+    for (event, status) in cases {
+        let (state, partition) = partitioned(&db).await;
+        let task = seed_task(&state.db, ANN, "before").await;
+        partition.hold();
+        let started = Instant::now();
+        let a = call(&state, event(&task.id.to_string(), task.version)).await;
+        a.problem(status);
+        assert!(a.header("retry-after").is_some());
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        // Cut off before anything was sent (a new connection): a plain 503.
+        let started = Instant::now();
+        let a = call(&state, rename(&task.id.to_string(), "after")).await;
+        a.problem(503);
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        partition.heal();
+    }
+}

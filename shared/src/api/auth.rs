@@ -2,9 +2,11 @@
 
 use crate::AuthState;
 use crate::auth::IssuedToken;
-use crate::db::logins::{self, Attempt};
+use crate::db::logins::{self, Reserved};
 use crate::db::users::{self, CreateError, Taken, User};
-use crate::http::{ApiError, ApiResult, Params, form_body, json, json_object, no_store};
+use crate::http::{
+    ApiError, ApiResult, Params, client_address, form_body, json, json_object, no_store,
+};
 use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
@@ -119,9 +121,13 @@ pub async fn login(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     if let (Some(None), Some(None)) = (username, email) {
         fields.reject("username", "give a username or an email address");
     }
+    let field = match username {
+        Some(Some(_)) => "username",
+        _ => "email",
+    };
     let identifier = (|| username?.or(email?))();
     let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
-    let user = check_credentials(state, identifier, password).await?;
+    let user = check_credentials(state, req, field, identifier, password).await?;
     let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
     json(StatusCode::OK, &Session { user, token }).map(no_store)
 }
@@ -152,59 +158,93 @@ pub async fn token(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
         return Err(errors.into());
     };
     errors.into_result()?;
-    let user = check_credentials(state, username, password).await?;
+    let user = check_credentials(state, req, "username", username, password).await?;
     let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
     json(StatusCode::OK, &token).map(no_store)
 }
 
-/// The account for these credentials, or the same 401 whether the account is missing or
-/// the password wrong; both paths run one bcrypt verification, so they take as long.
-/// Failures are counted per account (unknown names alike): past the limit the answer is
-/// a 429 and the password is not checked.
-async fn check_credentials(
-    state: &AuthState,
-    identifier: &str,
-    password: &str,
-) -> Result<User, ApiError> {
-    let refused = || ApiError::Unauthorized {
-        detail: "Invalid username or password.".into(),
-        token_sent: false,
-    };
-    // Identifiers no account can have are not worth a query, but still cost a verify.
-    if identifier.len() > 254 || identifier.contains('\0') {
-        state.passwords.verify(password, None).await?;
-        return Err(refused());
+/// The longest identifier that can name an account: an email address's limit, counted
+/// the same way (characters, after NFKC normalisation).
+const MAX_IDENTIFIER_CHARS: usize = 254;
+
+/// A login identifier as it is compared with accounts: NFKC-normalised like the emails
+/// signup stores, then trimmed; an error (a 400) when no account could have it.
+fn identifier(raw: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let normalized: String = raw.nfkc().collect::<String>().trim().to_owned();
+    if normalized.chars().count() > MAX_IDENTIFIER_CHARS {
+        return Err(format!(
+            "must be at most {MAX_IDENTIFIER_CHARS} characters long"
+        ));
     }
-    let verify = async |hash: Option<String>| -> Result<bool, ApiError> {
-        Ok(state.passwords.verify(password, hash).await?)
-    };
-    match logins::attempt(&state.db, identifier, &state.throttle, verify).await? {
-        Attempt::Throttled { retry_after } => Err(ApiError::TooManyRequests { retry_after }),
-        Attempt::Refused => Err(refused()),
-        Attempt::Accepted(user, hash) => {
-            if state.passwords.needs_rehash(&hash) {
-                rehash(state, &user, password).await;
-            }
-            Ok(user)
-        }
+    if crate::model::has_nul(&normalized) {
+        return Err("must not contain NUL characters".into());
     }
+    Ok(normalized)
 }
 
-/// Stores the password again at the configured cost. A failure is logged, not
-/// answered: the login itself succeeded, and the next one tries again.
-async fn rehash(state: &AuthState, user: &User, password: &str) {
-    let result = async {
-        let password = Password::parse(password).map_err(ApiError::internal)?;
-        let hash = state.passwords.hash(&password).await?;
-        users::set_password_hash(&state.db, user.id, &hash).await?;
-        Ok::<_, ApiError>(())
+/// The account for these credentials, or the same 401 whether the account is missing or
+/// the password wrong; both paths run one bcrypt verification, so they take as long.
+///
+/// Throttled per (account, client address) and per client address (db::logins): the
+/// attempt is counted before the password is checked, and past a limit the answer is a
+/// 429 without a check. A success takes its count back (and stores a rehash, if one is
+/// due) in a second statement; if that fails, the login still succeeds, and the
+/// attempt stays counted as a failure.
+async fn check_credentials(
+    state: &AuthState,
+    req: &Request,
+    field: &str,
+    identifier_text: &str,
+    password: &str,
+) -> Result<User, ApiError> {
+    let identifier = identifier(identifier_text).map_err(|e| ApiError::validation(field, e))?;
+    let address = client_address(req);
+    let (account, keys) =
+        match logins::reserve(&state.db, &identifier, &address, &state.throttle).await? {
+            Reserved::Throttled { retry_after } => {
+                return Err(ApiError::TooManyRequests { retry_after });
+            }
+            Reserved::Counted { account, keys } => (account, keys),
+        };
+    let hash = account.as_ref().map(|(_, hash)| hash.clone());
+    let matched = state.passwords.verify(password, hash).await?;
+    let Some((user, hash)) = account.filter(|_| matched) else {
+        return Err(ApiError::Unauthorized {
+            detail: "Invalid username or password.".into(),
+            token_sent: false,
+        });
     };
-    match result.await {
-        Ok(()) => tracing::info!(user = %user.id, "password rehashed at the configured cost"),
+    let new_hash = match state.passwords.needs_rehash(&hash) {
+        true => rehash(state, password).await,
+        false => None,
+    };
+    match logins::succeeded(&state.db, &keys, user.id, new_hash.as_deref()).await {
+        Ok(()) if new_hash.is_some() => {
+            tracing::info!(user = %user.id, "password rehashed at the configured cost")
+        }
+        Ok(()) => {}
         Err(error) => tracing::warn!(
             user = %user.id,
             error = %crate::http::chain(&error),
-            "could not rehash the password"
+            "could not take a successful login's count back (or store its rehash)"
         ),
+    }
+    Ok(user)
+}
+
+/// The password hashed at the configured cost. A failure is logged, not answered: the
+/// login itself succeeded, and the next one tries again.
+async fn rehash(state: &AuthState, password: &str) -> Option<String> {
+    let result = async {
+        let password = Password::parse(password).map_err(ApiError::internal)?;
+        Ok::<_, ApiError>(state.passwords.hash(&password).await?)
+    };
+    match result.await {
+        Ok(hash) => Some(hash),
+        Err(error) => {
+            tracing::warn!(error = %crate::http::chain(&error), "could not rehash the password");
+            None
+        }
     }
 }

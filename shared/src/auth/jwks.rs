@@ -346,6 +346,7 @@ mod tests {
                 bcrypt_cost: 10,
                 throttle: crate::config::Throttle {
                     max_failures: 10,
+                    max_address_failures: 100,
                     window: std::time::Duration::from_secs(900),
                 },
                 jwks: Some(JwksConfig {

@@ -154,6 +154,7 @@ mod tests {
             jwks: None,
             throttle: crate::config::Throttle {
                 max_failures: 10,
+                max_address_failures: 100,
                 window: std::time::Duration::from_secs(900),
             },
         }

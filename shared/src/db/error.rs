@@ -10,9 +10,14 @@ pub enum DbError {
     /// Cannot connect, connection lost, too many connections, shutting down.
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The request's time budget ran out.
+    /// The request's time budget ran out, and nothing was changed.
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    /// A change was sent but its outcome never came back: the connection was lost
+    /// before the server answered, or a cancel at the deadline was not confirmed. The
+    /// change may or may not have been made.
+    #[error("the outcome of a change is unknown")]
+    Unknown(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A unique index refused the row; the caller maps the index to a message.
     #[error("unique index {constraint} refused the row")]
     UniqueViolation {
@@ -38,6 +43,9 @@ pub enum DbError {
     /// The pool could not be set up (the URL, TLS).
     #[error("{0}")]
     Setup(String),
+    /// An answer that breaks what the statement guarantees (a bug).
+    #[error("unexpected answer: {0}")]
+    Unexpected(String),
     #[error("database error")]
     Other(#[source] tokio_postgres::Error),
 }

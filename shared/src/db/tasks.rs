@@ -1,7 +1,7 @@
 //! The `tasks` table. Every statement names the owner in its `WHERE` clause, so another
 //! user's task is exactly as invisible as a missing one; each request is one statement.
 
-use super::{Database, DbError};
+use super::{Database, DbError, Param};
 use crate::model::{ListQuery, Precondition, SortBy, SortOrder, Subject, TaskChanges};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -307,8 +307,6 @@ fn write<'a>(
     }
 }
 
-type Param<'a> = (&'a (dyn tokio_postgres::types::ToSql + Sync), Type);
-
 /// The listing statement for a validated sort.
 fn list_sql(sort_by: SortBy, order: SortOrder) -> &'static str {
     match (sort_by, order) {
@@ -327,7 +325,7 @@ pub async fn list(db: &Database, owner: &Subject, query: &ListQuery) -> Result<T
     let sql = list_sql(query.sort_by, query.sort_order);
     let limit = i64::from(query.page_size.get());
     let offset = query.offset();
-    db.run(async |client| {
+    db.read(async |client| {
         let owner = owner.as_str();
         let rows = client
             .query_typed(
@@ -364,20 +362,28 @@ pub async fn create(
 ) -> Result<Task, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
     let (sql, event) = write(db, INSERT, INSERT_EVENT);
-    db.run(async |client| {
-        let owner = owner.as_str();
-        let title = changes.title.as_str();
-        let mut params: Vec<Param<'_>> = vec![
-            (&owner, Type::TEXT),
-            (&title, Type::TEXT),
-            (&description, Type::TEXT),
-            (&changes.completed, Type::BOOL),
-        ];
-        params.extend(event.iter().cloned());
-        let row = client.query_typed_one(sql, &params).await?;
-        Task::from_row(&row)
-    })
-    .await
+    let owner = owner.as_str();
+    let title = changes.title.as_str();
+    let mut params: Vec<Param<'_>> = vec![
+        (&owner, Type::TEXT),
+        (&title, Type::TEXT),
+        (&description, Type::TEXT),
+        (&changes.completed, Type::BOOL),
+    ];
+    params.extend(event.iter().cloned());
+    let rows = db.write(sql, &params).await?;
+    Ok(Task::from_row(only_row(&rows)?)?)
+}
+
+/// The one row a statement that always answers one answered.
+fn only_row(rows: &[Row]) -> Result<&Row, DbError> {
+    match rows {
+        [row] => Ok(row),
+        _ => Err(DbError::Unexpected(format!(
+            "{} rows where the statement always answers one",
+            rows.len()
+        ))),
+    }
 }
 
 /// How a create under an `Idempotency-Key` went.
@@ -405,41 +411,51 @@ pub async fn create_once(
 ) -> Result<Created, DbError> {
     let description = changes.description.as_ref().map(|d| d.as_str());
     let (sql, event) = write(db, INSERT_ONCE, INSERT_ONCE_EVENT);
-    db.run(async |client| {
-        let owner = owner.as_str();
-        let title = changes.title.as_str();
-        let mut params: Vec<Param<'_>> = vec![
-            (&owner, Type::TEXT),
-            (&title, Type::TEXT),
-            (&description, Type::TEXT),
-            (&changes.completed, Type::BOOL),
-            (&key, Type::TEXT),
-            (&fingerprint, Type::TEXT),
-        ];
-        params.extend(event.iter().cloned());
-        let row = client.query_typed_one(sql, &params).await?;
-        if !row.try_get::<_, bool>("free")? {
-            return Ok(Created::InFlight);
-        }
-        if row.try_get::<_, Option<Uuid>>("id")?.is_some() {
-            return Ok(Created::New(Task::from_row(&row)?));
-        }
-        let row = client
-            .query_typed_one(FIND_KEY, &[(&owner, Type::TEXT), (&key, Type::TEXT)])
-            .await?;
-        let first: String = row.try_get("fingerprint")?;
-        Ok(if first == fingerprint {
-            Created::Replayed(Task::from_row(&row)?)
-        } else {
-            Created::KeyReused
+    let owner = owner.as_str();
+    let title = changes.title.as_str();
+    let mut params: Vec<Param<'_>> = vec![
+        (&owner, Type::TEXT),
+        (&title, Type::TEXT),
+        (&description, Type::TEXT),
+        (&changes.completed, Type::BOOL),
+        (&key, Type::TEXT),
+        (&fingerprint, Type::TEXT),
+    ];
+    params.extend(event.iter().cloned());
+    let rows = db.write(sql, &params).await?;
+    let row = only_row(&rows)?;
+    if !row.try_get::<_, bool>("free")? {
+        return Ok(Created::InFlight);
+    }
+    if row.try_get::<_, Option<Uuid>>("id")?.is_some() {
+        return Ok(Created::New(Task::from_row(row)?));
+    }
+    // The key was used before: what it holds (a read, within the same deadline).
+    let row = db
+        .read(async |client| {
+            client
+                .query_typed_one(FIND_KEY, &[(&owner, Type::TEXT), (&key, Type::TEXT)])
+                .await
         })
+        .await?;
+    let first: String = row.try_get("fingerprint")?;
+    Ok(if first == fingerprint {
+        Created::Replayed(Task::from_row(&row)?)
+    } else {
+        Created::KeyReused
     })
-    .await
 }
 
-/// Runs a statement whose `$1` is the task id and `$2` the owner, returning the row;
-/// `event` is what [`write`] adds (nothing for a read).
-async fn one(
+/// The parameters of a statement whose `$1` is the task id and `$2` the owner.
+fn by_id<'a>(id: &'a Uuid, owner: &'a &'a str, more: &[Param<'a>]) -> Vec<Param<'a>> {
+    let mut params: Vec<Param<'a>> = vec![(id, Type::UUID), (owner, Type::TEXT)];
+    params.extend(more.iter().cloned());
+    params
+}
+
+/// Runs a write whose `$1` is the task id and `$2` the owner, returning the row;
+/// `event` is what [`write`] adds.
+async fn write_one(
     db: &Database,
     sql: &str,
     id: Uuid,
@@ -447,22 +463,24 @@ async fn one(
     more: &[Param<'_>],
     event: &[Param<'_>],
 ) -> Result<Option<Task>, DbError> {
-    db.run(async |client| {
-        let owner = owner.as_str();
-        let mut params: Vec<Param<'_>> = vec![(&id, Type::UUID), (&owner, Type::TEXT)];
-        params.extend(more.iter().cloned());
-        params.extend(event.iter().cloned());
+    let owner = owner.as_str();
+    let mut params = by_id(&id, &owner, more);
+    params.extend(event.iter().cloned());
+    let rows = db.write(sql, &params).await?;
+    Ok(rows.first().map(Task::from_row).transpose()?)
+}
+
+pub async fn get(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
+    let owner = owner.as_str();
+    let params = by_id(&id, &owner, &[]);
+    db.read(async |client| {
         client
-            .query_typed_opt(sql, &params)
+            .query_typed_opt(GET, &params)
             .await?
             .map(|row| Task::from_row(&row))
             .transpose()
     })
     .await
-}
-
-pub async fn get(db: &Database, owner: &Subject, id: Uuid) -> Result<Option<Task>, DbError> {
-    one(db, GET, id, owner, &[], &[]).await
 }
 
 /// Full replacement; `updated_at` moves. `None` when there is no such task, or it is
@@ -477,7 +495,7 @@ pub async fn replace(
     let description = changes.description.as_ref().map(|d| d.as_str());
     let versions = only_if.and_then(Precondition::versions);
     let (sql, event) = write(db, REPLACE, REPLACE_EVENT);
-    one(
+    write_one(
         db,
         sql,
         id,
@@ -502,7 +520,7 @@ pub async fn delete(
 ) -> Result<Option<Task>, DbError> {
     let versions = only_if.and_then(Precondition::versions);
     let (sql, event) = write(db, DELETE, DELETE_EVENT);
-    one(db, sql, id, owner, &[(&versions, Type::INT8_ARRAY)], &event).await
+    write_one(db, sql, id, owner, &[(&versions, Type::INT8_ARRAY)], &event).await
 }
 
 /// Sets `completed`, or toggles it in SQL when `None`, so concurrent toggles never
@@ -516,7 +534,7 @@ pub async fn set_completed(
 ) -> Result<Option<Task>, DbError> {
     let versions = only_if.and_then(Precondition::versions);
     let (sql, event) = write(db, SET_COMPLETED, SET_COMPLETED_EVENT);
-    one(
+    write_one(
         db,
         sql,
         id,

@@ -1,6 +1,6 @@
 //! The `users` table.
 
-use super::{Database, DbError};
+use super::{Database, DbError, Param};
 use crate::model::{Email, Username};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -68,12 +68,8 @@ pub enum CreateError {
 const INSERT: &str = "INSERT INTO users (username, email, password_hash) VALUES ($1, $2, $3) \
     RETURNING id, username, email, created_at, updated_at";
 
-const SET_PASSWORD_HASH: &str =
-    "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1";
-
 /// Every statement of this module, by name (for the test that prepares them all).
-pub const STATEMENTS: &[(&str, &str)] =
-    &[("INSERT", INSERT), ("SET_PASSWORD_HASH", SET_PASSWORD_HASH)];
+pub const STATEMENTS: &[(&str, &str)] = &[("INSERT", INSERT)];
 
 /// Inserts an account; the unique indexes decide races between identical signups.
 pub async fn create(
@@ -82,21 +78,20 @@ pub async fn create(
     email: &Email,
     password_hash: &str,
 ) -> Result<User, CreateError> {
-    let result = db
-        .run(async |client| {
-            let row = client
-                .query_typed_one(
-                    INSERT,
-                    &[
-                        (&username.as_str(), Type::TEXT),
-                        (&email.as_str(), Type::TEXT),
-                        (&password_hash, Type::TEXT),
-                    ],
-                )
-                .await?;
-            User::from_row(&row)
-        })
-        .await;
+    let params: [Param<'_>; 3] = [
+        (&username.as_str(), Type::TEXT),
+        (&email.as_str(), Type::TEXT),
+        (&password_hash, Type::TEXT),
+    ];
+    let result = match db.write(INSERT, &params).await {
+        Ok(rows) => match rows.first() {
+            Some(row) => User::from_row(row).map_err(DbError::from),
+            None => Err(DbError::Unexpected(
+                "INSERT ... RETURNING answered no row".into(),
+            )),
+        },
+        Err(error) => Err(error),
+    };
     match result {
         Ok(user) => Ok(user),
         Err(DbError::UniqueViolation { constraint, source }) => {
@@ -110,15 +105,4 @@ pub async fn create(
         }
         Err(e) => Err(CreateError::Db(e)),
     }
-}
-
-/// Replaces an account's password hash (a rehash at the configured cost).
-pub async fn set_password_hash(db: &Database, id: Uuid, hash: &str) -> Result<(), DbError> {
-    db.run(async |client| {
-        client
-            .execute_typed(SET_PASSWORD_HASH, &[(&id, Type::UUID), (&hash, Type::TEXT)])
-            .await
-            .map(drop)
-    })
-    .await
 }

@@ -51,6 +51,10 @@ pub enum ApiError {
     /// `Retry-After`.
     #[error("service unavailable")]
     Unavailable(#[source] Cause),
+    /// A change was sent to the database but its outcome never came back: 504 with
+    /// `Retry-After`. It may or may not have been made.
+    #[error("outcome unknown")]
+    OutcomeUnknown(#[source] Cause),
     /// A bug or an unexpected failure: logged in full, answered generically.
     #[error("internal error")]
     Internal(#[source] Cause),
@@ -68,6 +72,7 @@ impl From<DbError> for ApiError {
             DbError::Unavailable(_) | DbError::Timeout(_) | DbError::Retryable(_) => {
                 Self::Unavailable(Box::new(error))
             }
+            DbError::Unknown(_) => Self::OutcomeUnknown(Box::new(error)),
             DbError::InvalidInput(_) => {
                 Self::BadRequest("The request holds a value the database cannot store.".into())
             }
@@ -75,9 +80,10 @@ impl From<DbError> for ApiError {
             DbError::UniqueViolation { .. } => {
                 Self::Conflict("A record with these values already exists.".into())
             }
-            DbError::Migration { .. } | DbError::Setup(_) | DbError::Other(_) => {
-                Self::Internal(Box::new(error))
-            }
+            DbError::Migration { .. }
+            | DbError::Setup(_)
+            | DbError::Unexpected(_)
+            | DbError::Other(_) => Self::Internal(Box::new(error)),
         }
     }
 }
@@ -131,6 +137,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -169,6 +176,11 @@ impl ApiError {
                 "The service is unavailable right now and nothing was changed; try again shortly."
                     .to_owned()
             }
+            Self::OutcomeUnknown(_) => "The database did not confirm whether the change was \
+                made: it may or may not have been. Retrying is safe with the same \
+                Idempotency-Key (create), the same If-Match (replace, delete) or an explicit \
+                {\"completed\": ...} (complete); GET the task to see where it stands."
+                .to_owned(),
             Self::Internal(_) => format!(
                 "An unexpected error occurred. Quote request id {request_id} when reporting it."
             ),
@@ -179,6 +191,9 @@ impl ApiError {
             }
             Self::Unavailable(cause) => {
                 tracing::warn!(cause = %chain(cause.as_ref()), "dependency unavailable")
+            }
+            Self::OutcomeUnknown(cause) => {
+                tracing::warn!(cause = %chain(cause.as_ref()), "outcome of a change unknown")
             }
             _ => tracing::debug!(%detail, status = status.as_u16(), "client error"),
         }
@@ -209,7 +224,9 @@ impl ApiError {
                 builder = builder.header(header::WWW_AUTHENTICATE, challenge);
             }
             Self::MethodNotAllowed { allow } => builder = builder.header(header::ALLOW, allow),
-            Self::Unavailable(_) => builder = builder.header(header::RETRY_AFTER, "5"),
+            Self::Unavailable(_) | Self::OutcomeUnknown(_) => {
+                builder = builder.header(header::RETRY_AFTER, "5")
+            }
             Self::TooManyRequests { retry_after } => {
                 builder = builder.header(header::RETRY_AFTER, retry_after.to_string())
             }
@@ -282,5 +299,18 @@ mod tests {
         assert_eq!(resp.headers()["retry-after"], "5");
         let text = String::from_utf8(resp.body().to_vec()).unwrap();
         assert!(!text.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn an_unknown_outcome_is_a_504_that_says_so() {
+        let error = DbError::Unknown("connection reset by peer 10.0.0.1".into());
+        let resp = ApiError::from(error).into_response("r");
+        assert_eq!(resp.status(), 504);
+        assert_eq!(resp.headers()["retry-after"], "5");
+        let b = body(&resp);
+        assert_eq!(b["title"], "Gateway Timeout");
+        let detail = b["detail"].as_str().unwrap();
+        assert!(detail.contains("may or may not"), "{detail}");
+        assert!(!detail.contains("10.0.0.1"), "{detail}");
     }
 }

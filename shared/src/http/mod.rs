@@ -10,8 +10,8 @@ mod router;
 pub use cors::Cors;
 pub use error::{ApiError, ApiResult, Cause, chain};
 pub use request::{
-    MAX_BODY_BYTES, authenticate, bearer_token, form_body, if_match, if_none_match, json_object,
-    optional_json_object, query_param,
+    MAX_BODY_BYTES, authenticate, bearer_token, client_address, form_body, if_match, if_none_match,
+    json_object, optional_json_object, query_param,
 };
 pub use response::{asset, etag, json, json_with_location, no_store, not_modified, with_etag};
 pub use router::{Handler, HandlerFuture, Params, Router, match_path};
@@ -71,7 +71,11 @@ where
     let mut response = if let Some(preflight) = cors.preflight(&req) {
         preflight
     } else {
-        match route(req).instrument(span.clone()).await {
+        // The request's one deadline counts from here (crate::deadline).
+        match crate::deadline::scope(route(req))
+            .instrument(span.clone())
+            .await
+        {
             Ok(response) => response,
             Err(error) => span.in_scope(|| error.into_response(&request_id)),
         }

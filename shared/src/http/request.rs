@@ -111,6 +111,20 @@ pub fn bearer_token(req: &Request) -> Result<&str, ApiError> {
 
 /// The verified subject of the request's bearer token, or a 401 (503 when Better
 /// Auth's key set cannot be fetched).
+/// The client's address: API Gateway's `requestContext.http.sourceIp` (locally, the
+/// connection's peer address), never a header the client writes. `unknown` when the
+/// event has none that parses (all such requests then share one address's limits).
+pub fn client_address(req: &Request) -> String {
+    use lambda_http::request::RequestContext;
+    let source_ip = match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.http.source_ip.as_deref(),
+        _ => None,
+    };
+    source_ip
+        .and_then(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .map_or_else(|| "unknown".to_owned(), |ip| ip.to_canonical().to_string())
+}
+
 pub async fn authenticate(verifier: &TokenVerifier, req: &Request) -> Result<Subject, ApiError> {
     Ok(verifier.verify(bearer_token(req)?).await?)
 }

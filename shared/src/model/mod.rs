@@ -14,7 +14,7 @@ pub use task::{Description, ListQuery, Page, PageSize, SortBy, SortOrder, TaskCh
 pub use user::{Email, Password, Username};
 
 /// Postgres `text` rejects NUL; other control characters are just noise in a title.
-fn has_nul(s: &str) -> bool {
+pub(crate) fn has_nul(s: &str) -> bool {
     s.contains('\0')
 }
 

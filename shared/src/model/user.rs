@@ -25,13 +25,15 @@ impl Username {
     }
 }
 
-/// A plausible e-mail address, lowercased, at most 254 characters.
+/// A plausible e-mail address, NFKC-normalised and lowercased (so look-alike spellings
+/// of one address are one address), at most 254 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let value = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
+        let value = raw.nfkc().collect::<String>().trim().to_lowercase();
         if value.chars().count() > 254 {
             return Err("must be at most 254 characters long".into());
         }
@@ -125,6 +127,11 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+        // Compatibility forms (fullwidth letters, the "ﬁ" ligature) are the plain ones.
+        assert_eq!(
+            Email::parse("Ａnn@ﬁrm.example").unwrap().as_str(),
+            "ann@firm.example"
+        );
         let long = format!("{}@example.com", "a".repeat(243));
         assert_eq!(long.len(), 255);
         assert!(Email::parse(&long).is_err());
