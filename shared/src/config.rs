@@ -84,6 +84,8 @@ pub struct TaskEvents {
 pub struct AuthConfig {
     pub secret: Secret,
     pub expires_in: u64,
+    /// `JWT_ISSUER`/`JWT_AUDIENCE`: issued by `auth` and required of every HS256 token
+    /// when set; unset, `auth` issues `todo-api` and nothing is required.
     pub issuer: Option<String>,
     pub audience: Option<String>,
     pub bcrypt_cost: u32,
@@ -195,7 +197,8 @@ impl AuthConfig {
         }
         Ok(Self {
             secret: Secret::new(secret),
-            expires_in: number(var, "JWT_EXPIRES_IN", 1800, 60..=2_592_000)?,
+            // A day at most: a stolen token cannot be revoked, only outlived.
+            expires_in: number(var, "JWT_EXPIRES_IN", 1800, 60..=86_400)?,
             issuer: non_empty(var, "JWT_ISSUER"),
             audience: non_empty(var, "JWT_AUDIENCE"),
             bcrypt_cost: number(var, "BCRYPT_COST", 10, 10..=14)?,
@@ -491,6 +494,22 @@ mod tests {
         );
         // What `main` prints when it returns the error.
         assert_eq!(format!("{err:?}"), err.to_string());
+    }
+
+    #[tokio::test]
+    async fn token_lifetimes_over_a_day_are_refused() {
+        for (value, ok) in [("86400", true), ("86401", false), ("59", false)] {
+            let result = load(&[
+                ("DATABASE_URL", "postgres://x/y"),
+                ("BETTER_AUTH_SECRET", SECRET),
+                ("JWT_EXPIRES_IN", value),
+            ])
+            .await;
+            match result {
+                Ok(c) => assert!(ok && c.auth.expires_in == 86_400, "{value}"),
+                Err(err) => assert!(!ok && err.to_string().contains("JWT_EXPIRES_IN"), "{err}"),
+            }
+        }
     }
 
     #[tokio::test]

@@ -67,6 +67,13 @@ async fn swagger_ui_has_a_content_security_policy() {
     assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
     let spec = call(&state, Event::new("GET", "/openapi.json")).await;
     assert_eq!(spec.header("x-content-type-options"), Some("nosniff"));
+    let missing = call(&state, Event::new("GET", "/nowhere")).await;
+    for answer in [&a, &spec, &missing] {
+        assert_eq!(
+            answer.header("strict-transport-security"),
+            Some("max-age=31536000; includeSubDomains")
+        );
+    }
 }
 
 #[tokio::test]

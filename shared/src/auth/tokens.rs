@@ -38,13 +38,20 @@ pub struct TokenIssuer {
     audience: Option<String>,
 }
 
+/// The `iss` and `aud` of the tokens `auth` issues when `JWT_ISSUER`/`JWT_AUDIENCE` are
+/// unset. Always issued, so a verifier can tell these tokens from others signed with the
+/// same secret (a Better Auth front end's); required only when configured.
+pub const DEFAULT_ISSUER_AND_AUDIENCE: &str = "todo-api";
+
 impl TokenIssuer {
     pub fn new(config: &AuthConfig) -> Self {
+        let or_default =
+            |claim: &Option<String>| claim.clone().or(Some(DEFAULT_ISSUER_AND_AUDIENCE.into()));
         Self {
             encoding: EncodingKey::from_secret(config.secret.expose().as_bytes()),
             expires_in: config.expires_in,
-            issuer: config.issuer.clone(),
-            audience: config.audience.clone(),
+            issuer: or_default(&config.issuer),
+            audience: or_default(&config.audience),
         }
     }
 
@@ -213,7 +220,9 @@ mod tests {
         assert_eq!(claims.username.as_deref(), Some("ann"));
         assert_eq!(claims.exp - claims.iat, 1800);
         assert!(claims.iat.abs_diff(now()) <= 2);
-        assert_eq!((claims.iss, claims.aud), (None, None));
+        // Always issued, so tokens from elsewhere under the same secret can be told apart.
+        let ours = Some(DEFAULT_ISSUER_AND_AUDIENCE.to_owned());
+        assert_eq!((claims.iss, claims.aud), (ours.clone(), ours));
         assert_eq!(
             service.verify(&issued.access_token).await.unwrap().as_str(),
             "user-1"

@@ -22,7 +22,15 @@ pub(super) fn pool(config: &DatabaseConfig) -> Result<(Pool, Tls), DbError> {
         pg,
         root_cert,
         plaintext_to_remote,
+        prefer_upgraded,
     } = parse(config.url.expose())?;
+    if prefer_upgraded {
+        tracing::warn!(
+            "DATABASE_URL asks for sslmode=prefer to a host that is not this machine: \
+             using require (prefer would fall back to plain text, password exchange \
+             included, if the server or someone in between declined TLS)"
+        );
+    }
     if plaintext_to_remote {
         // Once per cold start: the pool is built once.
         tracing::warn!(
@@ -65,6 +73,8 @@ struct Target {
     root_cert: Option<PathBuf>,
     /// `sslmode=disable` to a host that is not this machine: allowed, but said.
     plaintext_to_remote: bool,
+    /// `sslmode=prefer` to a host that is not this machine: made `require`, and said.
+    prefer_upgraded: bool,
 }
 
 /// Parses the URL after rewriting what tokio-postgres does not accept: `sslmode`
@@ -73,8 +83,9 @@ struct Target {
 /// `system`, as in Neon's strings, means the compiled-in Mozilla roots), and other
 /// libpq-only options such as `sslcert` are dropped.
 ///
-/// TLS is never silently off: without `sslmode`, a host that is not loopback means
-/// `require` (libpq would say `prefer`, and fall back to plain text).
+/// TLS is never silently off: without `sslmode`, or with `prefer`, a host that is not
+/// loopback means `require` (libpq's `prefer` falls back to plain text when TLS is
+/// declined, which anyone in between can do).
 fn parse(url: &str) -> Result<Target, DbError> {
     let bad = |problem: &str| DbError::Setup(format!("DATABASE_URL is invalid: {problem}"));
     let mut parsed = url::Url::parse(url).map_err(|e| bad(&e.to_string()))?;
@@ -114,7 +125,8 @@ fn parse(url: &str) -> Result<Target, DbError> {
         pg.application_name("todo-api");
     }
     let remote = !pg.get_hosts().iter().all(is_loopback);
-    if remote && !sslmode_given {
+    let prefer_upgraded = remote && sslmode_given && pg.get_ssl_mode() == SslMode::Prefer;
+    if remote && (!sslmode_given || prefer_upgraded) {
         pg.ssl_mode(SslMode::Require);
     }
     let plaintext_to_remote = remote && pg.get_ssl_mode() == SslMode::Disable;
@@ -122,6 +134,7 @@ fn parse(url: &str) -> Result<Target, DbError> {
         pg,
         root_cert,
         plaintext_to_remote,
+        prefer_upgraded,
     })
 }
 
@@ -205,11 +218,13 @@ mod tests {
                 .unwrap()
                 .plaintext_to_remote
         );
-        assert!(
-            !parse("postgres://u@db.example.com/db?sslmode=prefer")
-                .unwrap()
-                .plaintext_to_remote
-        );
+        // prefer to a remote host is require, said; to this machine it stays prefer.
+        let t = parse("postgres://u@db.example.com/db?sslmode=prefer").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Require);
+        assert!(t.prefer_upgraded && !t.plaintext_to_remote);
+        let t = parse("postgres://u@127.0.0.1/db?sslmode=prefer").unwrap();
+        assert_eq!(t.pg.get_ssl_mode(), SslMode::Prefer);
+        assert!(!t.prefer_upgraded);
     }
 
     #[test]

@@ -89,6 +89,12 @@ where
         lambda_http::http::header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // API Gateway answers only over HTTPS: browsers should never try plain HTTP (over
+    // plain HTTP, as `make dev` serves, browsers ignore the header).
+    response.headers_mut().insert(
+        lambda_http::http::header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
     cors.decorate(origin.as_ref(), response.headers_mut());
     span.in_scope(|| {
         tracing::info!(
