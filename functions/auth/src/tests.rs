@@ -806,3 +806,36 @@ async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
     let a = call(&instances[1], login_from(OWNER, "ann", "s3cret-pass")).await;
     assert_eq!(a.status, 200);
 }
+
+/// With the database cut off after the pool has connected, a login and a signup answer
+/// within one deadline plus the cancel's: a login is a 503 (it changes nothing a client
+/// owns), a signup a 504 (the account may have been created: signing up again says so).
+#[tokio::test]
+async fn logins_and_signups_answer_within_one_deadline_when_the_database_is_cut_off() {
+    let db = TestDb::new().await;
+    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    for (event, status) in [
+        (login_from(OWNER, "ann", "s3cret-pass"), 503),
+        (
+            Event::new("POST", "/api/auth/signup").json(&json!({
+                "username": "bob", "email": "bob@example.com",
+                "password": "s3cret-pass", "confirm_password": "s3cret-pass"})),
+            504,
+        ),
+    ] {
+        let partition = testkit::Partition::proxy(&db).await;
+        let mut config = db.config();
+        config.database.url = shared::config::Secret::new(partition.url.clone());
+        config.database.request_budget = Duration::from_millis(600);
+        config.database.pool_max_size = 1;
+        let state = AuthState::new(&config).await.unwrap();
+        state.db.ping().await.unwrap();
+        partition.hold();
+        let started = Instant::now();
+        let a = call(&state, event).await;
+        a.problem(status);
+        assert!(a.header("retry-after").is_some());
+        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        partition.heal();
+    }
+}

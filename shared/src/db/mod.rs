@@ -145,6 +145,13 @@ impl Database {
     pub async fn write(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
         let deadline = self.deadline();
         let client = self.checkout(deadline).await?;
+        if client.is_closed() {
+            // Lost while idle, and noticed: nothing was sent, so this is a plain 503.
+            drop(Object::take(client));
+            return Err(DbError::Unavailable(
+                "the pooled connection was closed".into(),
+            ));
+        }
         let guard = guard(deadline);
         let outcome = {
             let mut work = std::pin::pin!(async {
