@@ -17,16 +17,7 @@ pub struct Partition {
 impl Partition {
     /// Starts the proxy for `db`; connect through [`Partition::url`] (no TLS).
     pub async fn proxy(db: &TestDb) -> Self {
-        let target = url::Url::parse(&db.url).unwrap();
-        let upstream = format!(
-            "{}:{}",
-            target.host_str().unwrap(),
-            target.port().unwrap_or(5432)
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut url = target.clone();
-        url.set_port(Some(listener.local_addr().unwrap().port()))
-            .unwrap();
+        let (listener, url, upstream) = crate::round_trips::in_front_of(db).await;
         let held = Arc::new(watch::Sender::new(false));
         let gate = held.clone();
         tokio::spawn(async move {
@@ -45,10 +36,7 @@ impl Partition {
                 });
             }
         });
-        Self {
-            url: url.into(),
-            held,
-        }
+        Self { url, held }
     }
 
     /// Cuts the connection: nothing passes until [`Partition::heal`].

@@ -30,6 +30,22 @@ fn messages(buf: &[u8]) -> (Vec<u8>, usize) {
     (types, at)
 }
 
+/// A loopback listener for a proxy in front of `db`: the listener, the database URL
+/// through it, and the database's own address.
+pub(crate) async fn in_front_of(db: &TestDb) -> (tokio::net::TcpListener, String, String) {
+    let target = url::Url::parse(&db.url).unwrap();
+    let upstream = format!(
+        "{}:{}",
+        target.host_str().unwrap(),
+        target.port().unwrap_or(5432)
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut url = target;
+    url.set_port(Some(listener.local_addr().unwrap().port()))
+        .unwrap();
+    (listener, url.into(), upstream)
+}
+
 impl RoundTrips {
     /// Starts the proxy for `db`; connect through [`RoundTrips::url`] (no TLS).
     pub async fn proxy(db: &TestDb) -> Self {
@@ -37,16 +53,7 @@ impl RoundTrips {
         use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-        let target = url::Url::parse(&db.url).unwrap();
-        let upstream = format!(
-            "{}:{}",
-            target.host_str().unwrap(),
-            target.port().unwrap_or(5432)
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut url = target.clone();
-        url.set_port(Some(listener.local_addr().unwrap().port()))
-            .unwrap();
+        let (listener, url, upstream) = in_front_of(db).await;
         let count = Arc::new(AtomicUsize::new(0));
         let counter = count.clone();
         tokio::spawn(async move {
@@ -112,10 +119,7 @@ impl RoundTrips {
                 });
             }
         });
-        Self {
-            url: url.into(),
-            count,
-        }
+        Self { url, count }
     }
 
     /// A state whose pool connects through the proxy, warmed so that connecting and
