@@ -5,9 +5,12 @@
 #
 # Why: `cargo lambda watch` 1.9.2 (the newest release) acknowledges a function's
 # response before reading it, so responses over ~16 KiB stall or fail, and it answers
-# a non-UTF-8 request body, or a header value that is not UTF-8, with its own 500. Each
-# .patch file says what it changes and why, in a form that applies upstream unchanged
-# (`git am`, in order).
+# a non-UTF-8 request body, or a header value that is not UTF-8, with its own 500
+# (0001, 0002). And:
+#   0003: every event's sourceIp was 127.0.0.1; now it is the client's address.
+#   0004: over 100 invocations of one function waiting at once hung watch for good.
+# Each .patch file says what it changes and why, in a form that applies upstream
+# unchanged (`git am`, in order).
 #
 # The build is cached per machine under $TODO_TOOLS_CACHE (default
 # ~/.cache/todo-lambda), keyed by the hash of the patches and of this script, so a
