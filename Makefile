@@ -1,5 +1,5 @@
 # Every target installs what it needs first (see scripts/setup.sh).
-.PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench bench-dev
+.PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench bench-dev faults
 
 ## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
 test:
@@ -34,6 +34,10 @@ migrate:
 sam-build:
 	scripts/setup.sh test
 	scripts/sam-build.sh
+
+## The local API under load while a proxy before PgBouncer injects faults; 503/504 checked in the DB.
+faults:
+	scripts/faults.sh
 
 ## Line coverage of the workspace (cargo-llvm-cov, installed on first use).
 coverage:

@@ -4,6 +4,8 @@
 #   scripts/setup.sh test   -> all of dev, and rustfmt, clippy, Chromium, the arm64
 #                              target and emulator
 #   scripts/setup.sh bench  -> dev without the patched watch, and the arm64 target
+#   scripts/setup.sh faults -> PostgreSQL, PgBouncer and .venv (scripts/faults.sh; the
+#                              dev API it starts runs `setup.sh dev` itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -126,6 +128,12 @@ case "${1:-test}" in
     ensure_npm_packages
     ensure_arm64_target
     ;;
+  faults)
+    ensure_tools
+    ensure_postgres
+    ensure_venv
+    ensure_pgbouncer
+    ;;
   test)
     ensure_tools
     ensure_postgres
@@ -138,5 +146,5 @@ case "${1:-test}" in
     ensure_arm64_emulator
     ensure_patched_watch
     ;;
-  *) echo "usage: $0 dev|test|bench" >&2; exit 2 ;;
+  *) echo "usage: $0 dev|test|bench|faults" >&2; exit 2 ;;
 esac

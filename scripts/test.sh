@@ -3,7 +3,8 @@
 # missing first (scripts/setup.sh test), then:
 #   fmt, clippy, unit + handler tests (throwaway PostgreSQL), spec and template lints,
 #   end-to-end tests over HTTP (cargo lambda watch, pytest, schemathesis, Chromium),
-#   and `sam build`, whose arm64 bootstraps are then booted under qemu (tests/artifacts).
+#   the fault campaign (a proxy between the functions and PgBouncer), and `sam build`,
+#   whose arm64 bootstraps are then booted under qemu (tests/artifacts).
 #
 # `sam build` (a release cross-build, the longest step) runs from the start in the
 # background at the lowest CPU priority: it takes only the CPU the other steps leave
@@ -47,6 +48,9 @@ cfn-lint template.yaml
 
 step "end-to-end over HTTP (cargo lambda watch + pytest + schemathesis + Chromium)"
 scripts/e2e.sh
+
+step "fault campaign (a proxy between the functions and PgBouncer)"
+scripts/faults.sh
 
 step "sam build (arm64 bootstrap per function): waiting for the background build"
 if ! wait "$sam_build"; then
