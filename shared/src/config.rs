@@ -130,11 +130,12 @@ pub struct Config {
 
 pub const MIN_SECRET_BYTES: usize = 32;
 
-/// Longest one piece of database work (pool, connect, statement) may take before the
-/// request is answered 503. A task request does one; `auth` at most two. With the
-/// key-set fetch they stay well inside the functions' timeouts in template.yaml (a test
-/// holds them to it), so a slow database never makes API Gateway answer instead of the
-/// function.
+/// A request's one deadline, counted from its start (crate::deadline): all of its
+/// database work (pool, connect, every statement) ends by then, plus at most
+/// `db::CANCEL_BUDGET` to hear a cancel confirmed, or the request is answered 503 (504
+/// for a change whose outcome is unknown). That stays well inside the functions'
+/// timeouts in template.yaml (a test holds it to them), so a slow database never makes
+/// API Gateway answer instead of the function.
 pub const REQUEST_BUDGET: std::time::Duration = std::time::Duration::from_secs(4);
 
 impl Config {

@@ -249,15 +249,20 @@ fn request_budgets_fit_inside_the_function_timeouts() {
     );
 }
 
+/// A pool on `db` whose requests have `budget`.
+fn with_budget(db: &TestDb, budget: std::time::Duration) -> Database {
+    let mut config = db.config();
+    config.database.request_budget = budget;
+    Database::new(&config.database).unwrap()
+}
+
 /// Within one request, every statement counts from the request's start: a second
 /// statement gets what the first left, not a fresh budget.
 #[tokio::test]
 async fn a_request_has_one_deadline_for_all_its_statements() {
     use std::time::{Duration, Instant};
     let db = TestDb::new().await;
-    let mut config = db.config();
-    config.database.request_budget = Duration::from_millis(700);
-    let database = Database::new(&config.database).unwrap();
+    let database = with_budget(&db, Duration::from_millis(700));
     database.ping().await.unwrap();
     let sleep = async |seconds: f64| {
         database
@@ -293,9 +298,7 @@ async fn a_request_has_one_deadline_for_all_its_statements() {
 async fn a_write_never_outlives_its_deadline_on_the_server() {
     use std::time::Duration;
     let db = TestDb::new().await;
-    let mut config = db.config();
-    config.database.request_budget = Duration::from_millis(500);
-    let database = Database::new(&config.database).unwrap();
+    let database = with_budget(&db, Duration::from_millis(500));
     let insert = "INSERT INTO tasks (user_id, title) VALUES ('u', 't') RETURNING id";
     assert_eq!(database.write(insert, &[]).await.unwrap().len(), 1);
     let locker = db.client().await;

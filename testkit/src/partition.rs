@@ -39,6 +39,32 @@ impl Partition {
         Self { url, held }
     }
 
+    /// A function's state whose one pooled connection goes through the partition, with
+    /// a request budget of [`Partition::BUDGET`], already connected.
+    pub async fn state<S: shared::FunctionState>(&self, db: &TestDb) -> S {
+        let mut config = db.config();
+        config.database.url = shared::config::Secret::new(self.url.clone());
+        config.database.request_budget = Self::BUDGET;
+        config.database.pool_max_size = 1;
+        let state = S::new(&config).await.expect("state builds");
+        state
+            .db()
+            .ping()
+            .await
+            .expect("database reachable through the partition");
+        state
+    }
+
+    /// The request budget of [`Partition::state`]'s functions: short, so tests that
+    /// wait it out stay quick.
+    pub const BUDGET: std::time::Duration = std::time::Duration::from_millis(600);
+
+    /// The longest any request of such a state may take: its budget, the cancel's, and
+    /// room for a busy test machine.
+    pub fn bound() -> std::time::Duration {
+        Self::BUDGET + shared::db::CANCEL_BUDGET + std::time::Duration::from_millis(400)
+    }
+
     /// Cuts the connection: nothing passes until [`Partition::heal`].
     pub fn hold(&self) {
         self.held.send_replace(true);

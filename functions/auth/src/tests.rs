@@ -813,7 +813,7 @@ async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
 #[tokio::test]
 async fn logins_and_signups_answer_within_one_deadline_when_the_database_is_cut_off() {
     let db = TestDb::new().await;
-    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    let bound = testkit::Partition::bound();
     for (event, status) in [
         (login_from(OWNER, "ann", "s3cret-pass"), 503),
         (
@@ -824,12 +824,7 @@ async fn logins_and_signups_answer_within_one_deadline_when_the_database_is_cut_
         ),
     ] {
         let partition = testkit::Partition::proxy(&db).await;
-        let mut config = db.config();
-        config.database.url = shared::config::Secret::new(partition.url.clone());
-        config.database.request_budget = Duration::from_millis(600);
-        config.database.pool_max_size = 1;
-        let state = AuthState::new(&config).await.unwrap();
-        state.db.ping().await.unwrap();
+        let state: AuthState = partition.state(&db).await;
         partition.hold();
         let started = Instant::now();
         let a = call(&state, event).await;

@@ -643,18 +643,10 @@ async fn conditional_requests_and_events_work_through_pgbouncer() {
     );
 }
 
-/// A state whose pool connects through a partition that can be cut, with a short
-/// budget, warmed so the pool holds a connection.
+/// A state whose pool connects through a partition that can be cut.
 async fn partitioned(db: &TestDb) -> (TaskState, testkit::Partition) {
-    use shared::FunctionState;
     let partition = testkit::Partition::proxy(db).await;
-    let mut config = db.config();
-    config.database.url = shared::config::Secret::new(partition.url.clone());
-    config.database.request_budget = std::time::Duration::from_millis(600);
-    config.database.pool_max_size = 1;
-    let state = TaskState::new(&config).await.unwrap();
-    state.db.ping().await.unwrap();
-    (state, partition)
+    (partition.state(db).await, partition)
 }
 
 fn rename(id: &str, title: &str) -> Event {
@@ -680,7 +672,7 @@ async fn a_write_lost_in_a_partition_is_a_504_and_never_lands_later() {
     let body = a.problem(504);
     assert_eq!(a.header("retry-after"), Some("5"));
     assert!(body["detail"].as_str().unwrap().contains("may or may not"));
-    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    let bound = testkit::Partition::bound();
     assert!(elapsed < bound, "{elapsed:?}");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     partition.heal();
@@ -738,9 +730,9 @@ async fn a_write_whose_cancel_is_lost_is_stopped_by_the_server() {
 /// changed), 504 for a write (it may have reached the server).
 #[tokio::test]
 async fn every_route_answers_within_one_deadline_when_the_database_is_cut_off() {
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
     let db = TestDb::new().await;
-    let bound = Duration::from_millis(600) + shared::db::CANCEL_BUDGET + Duration::from_millis(400);
+    let bound = testkit::Partition::bound();
     type Request = fn(&str, i64) -> Event;
     let cases: [(Request, u16); 4] = [
         (|id, _| at("GET", ANN, id).bearer(&token(ANN)), 503),

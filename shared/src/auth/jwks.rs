@@ -43,7 +43,8 @@ const MIN_MAX_AGE: Duration = Duration::from_secs(60);
 const MAX_MAX_AGE: Duration = Duration::from_secs(3600);
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// Longest a key-set fetch may take (connecting included) before the request is
-/// answered 503; counted in the task functions' time budget (see `REQUEST_BUDGET`).
+/// answered 503. It runs inside the request's deadline (`REQUEST_BUDGET`), which the
+/// database work after it shares.
 pub const KEY_SET_BUDGET: Duration = Duration::from_secs(2);
 /// A key set larger than this is not one.
 const MAX_BODY_BYTES: usize = 64 * 1024;

@@ -355,23 +355,45 @@ pub async fn list(db: &Database, owner: &Subject, query: &ListQuery) -> Result<T
     .await
 }
 
+/// A new task's values: `$1`–`$4` of both inserts, in this order.
+struct NewTask<'a> {
+    owner: &'a str,
+    title: &'a str,
+    description: Option<&'a str>,
+    completed: bool,
+}
+
+impl<'a> NewTask<'a> {
+    fn new(owner: &'a Subject, changes: &'a TaskChanges) -> Self {
+        Self {
+            owner: owner.as_str(),
+            title: changes.title.as_str(),
+            description: changes.description.as_ref().map(|d| d.as_str()),
+            completed: changes.completed,
+        }
+    }
+
+    /// `$1`–`$4`, then `more`.
+    fn params(&'a self, more: &[Param<'a>]) -> Vec<Param<'a>> {
+        let mut params: Vec<Param<'a>> = vec![
+            (&self.owner, Type::TEXT),
+            (&self.title, Type::TEXT),
+            (&self.description, Type::TEXT),
+            (&self.completed, Type::BOOL),
+        ];
+        params.extend(more.iter().cloned());
+        params
+    }
+}
+
 pub async fn create(
     db: &Database,
     owner: &Subject,
     changes: &TaskChanges,
 ) -> Result<Task, DbError> {
-    let description = changes.description.as_ref().map(|d| d.as_str());
     let (sql, event) = write(db, INSERT, INSERT_EVENT);
-    let owner = owner.as_str();
-    let title = changes.title.as_str();
-    let mut params: Vec<Param<'_>> = vec![
-        (&owner, Type::TEXT),
-        (&title, Type::TEXT),
-        (&description, Type::TEXT),
-        (&changes.completed, Type::BOOL),
-    ];
-    params.extend(event.iter().cloned());
-    let rows = db.write(sql, &params).await?;
+    let task = NewTask::new(owner, changes);
+    let rows = db.write(sql, &task.params(&event)).await?;
     Ok(Task::from_row(only_row(&rows)?)?)
 }
 
@@ -409,20 +431,12 @@ pub async fn create_once(
     key: &str,
     fingerprint: &str,
 ) -> Result<Created, DbError> {
-    let description = changes.description.as_ref().map(|d| d.as_str());
     let (sql, event) = write(db, INSERT_ONCE, INSERT_ONCE_EVENT);
-    let owner = owner.as_str();
-    let title = changes.title.as_str();
-    let mut params: Vec<Param<'_>> = vec![
-        (&owner, Type::TEXT),
-        (&title, Type::TEXT),
-        (&description, Type::TEXT),
-        (&changes.completed, Type::BOOL),
-        (&key, Type::TEXT),
-        (&fingerprint, Type::TEXT),
-    ];
-    params.extend(event.iter().cloned());
-    let rows = db.write(sql, &params).await?;
+    let task = NewTask::new(owner, changes);
+    let mut more: Vec<Param<'_>> = vec![(&key, Type::TEXT), (&fingerprint, Type::TEXT)];
+    more.extend(event.iter().cloned());
+    let rows = db.write(sql, &task.params(&more)).await?;
+    let owner = task.owner;
     let row = only_row(&rows)?;
     if !row.try_get::<_, bool>("free")? {
         return Ok(Created::InFlight);
