@@ -13,6 +13,7 @@ mod db;
 mod deploy;
 mod event;
 mod partition;
+mod proxy;
 mod round_trips;
 pub mod routes;
 

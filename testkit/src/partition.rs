@@ -17,7 +17,7 @@ pub struct Partition {
 impl Partition {
     /// Starts the proxy for `db`; connect through [`Partition::url`] (no TLS).
     pub async fn proxy(db: &TestDb) -> Self {
-        let (listener, url, upstream) = crate::round_trips::in_front_of(db).await;
+        let (listener, url, upstream) = crate::proxy::in_front_of(db).await;
         let held = Arc::new(watch::Sender::new(false));
         let gate = held.clone();
         tokio::spawn(async move {
@@ -43,16 +43,8 @@ impl Partition {
     /// a request budget of [`Partition::BUDGET`], already connected.
     pub async fn state<S: shared::FunctionState>(&self, db: &TestDb) -> S {
         let mut config = db.config();
-        config.database.url = shared::config::Secret::new(self.url.clone());
         config.database.request_budget = Self::BUDGET;
-        config.database.pool_max_size = 1;
-        let state = S::new(&config).await.expect("state builds");
-        state
-            .db()
-            .ping()
-            .await
-            .expect("database reachable through the partition");
-        state
+        crate::proxy::state_through(&self.url, config).await
     }
 
     /// The request budget of [`Partition::state`]'s functions: short, so tests that

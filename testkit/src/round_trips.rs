@@ -2,7 +2,6 @@
 
 use crate::TestDb;
 use shared::FunctionState;
-use shared::config::Secret;
 
 /// A loopback proxy in front of the test database that counts round trips: the times a
 /// client sends a request while it waits for no answer. Requests that go out together
@@ -30,22 +29,6 @@ fn messages(buf: &[u8]) -> (Vec<u8>, usize) {
     (types, at)
 }
 
-/// A loopback listener for a proxy in front of `db`: the listener, the database URL
-/// through it, and the database's own address.
-pub(crate) async fn in_front_of(db: &TestDb) -> (tokio::net::TcpListener, String, String) {
-    let target = url::Url::parse(&db.url).unwrap();
-    let upstream = format!(
-        "{}:{}",
-        target.host_str().unwrap(),
-        target.port().unwrap_or(5432)
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut url = target;
-    url.set_port(Some(listener.local_addr().unwrap().port()))
-        .unwrap();
-    (listener, url.into(), upstream)
-}
-
 impl RoundTrips {
     /// Starts the proxy for `db`; connect through [`RoundTrips::url`] (no TLS).
     pub async fn proxy(db: &TestDb) -> Self {
@@ -53,7 +36,7 @@ impl RoundTrips {
         use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-        let (listener, url, upstream) = in_front_of(db).await;
+        let (listener, url, upstream) = crate::proxy::in_front_of(db).await;
         let count = Arc::new(AtomicUsize::new(0));
         let counter = count.clone();
         tokio::spawn(async move {
@@ -129,16 +112,8 @@ impl RoundTrips {
     }
 
     /// [`RoundTrips::state`] from this configuration (its URL replaced by the proxy's).
-    pub async fn state_from<S: FunctionState>(&self, mut config: shared::config::Config) -> S {
-        config.database.url = Secret::new(self.url.clone());
-        config.database.pool_max_size = 1;
-        let state = S::new(&config).await.expect("state builds");
-        state
-            .db()
-            .ping()
-            .await
-            .expect("database reachable through the proxy");
-        state
+    pub async fn state_from<S: FunctionState>(&self, config: shared::config::Config) -> S {
+        crate::proxy::state_through(&self.url, config).await
     }
 
     pub fn count(&self) -> usize {
