@@ -116,15 +116,11 @@ pub fn tls_cluster() -> &'static TlsCluster {
                    hostssl all all 127.0.0.1/32 scram-sha-256\n\
                    hostnossl all all 0.0.0.0/0 reject\n";
         std::fs::write(dir.join("data/pg_hba.conf"), hba).expect("write pg_hba.conf");
-        let out = Command::new(pg_bin("psql"))
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
-            .args(["-d", "postgres", "-qtAX", "-c", "SELECT pg_reload_conf()"])
-            .output()
-            .expect("psql runs");
-        assert!(
-            out.status.success(),
-            "reload: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run(
+            Command::new(pg_bin("psql"))
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+                .args(["-d", "postgres", "-qtAX", "-c", "SELECT pg_reload_conf()"]),
+            "psql (pg_reload_conf)",
         );
         TlsCluster {
             port,
@@ -136,16 +132,25 @@ pub fn tls_cluster() -> &'static TlsCluster {
 
 /// Runs a shell script as the cluster's owner; panics with its output when it fails.
 fn run_as_owner(script: &str, args: &[&str]) {
-    let out = as_owner(&mut Command::new("sh"), unprivileged_ids())
-        .arg("-c")
-        .arg(script)
-        .arg("sh")
-        .args(args)
+    run(
+        as_owner(&mut Command::new("sh"), unprivileged_ids())
+            .arg("-c")
+            .arg(script)
+            .arg("sh")
+            .args(args),
+        "cluster setup",
+    );
+}
+
+/// Runs `command` (`what` it is, for the message) to its end; panics with its output
+/// unless it succeeds.
+fn run(command: &mut Command, what: &str) {
+    let out = command
         .output()
-        .expect("sh runs");
+        .unwrap_or_else(|e| panic!("{what} does not run: {e}"));
     assert!(
         out.status.success(),
-        "cluster setup failed: {}{}",
+        "{what} failed: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
@@ -182,18 +187,14 @@ fn spawn_cluster(dir: PathBuf, initdb_options: &str, settings: &[String]) -> (u1
         .chain(["max_connections=200".to_owned()])
         .chain(settings.iter().cloned())
         .flat_map(|setting| ["-c".to_owned(), setting]);
-    let out = Command::new(&pg_sh)
-        .arg("start")
-        .arg(&dir)
-        .arg(port.to_string())
-        .args(settings)
-        .env("PG_INITDB_OPTIONS", format!("--no-sync {initdb_options}"))
-        .output()
-        .expect("scripts/pg.sh runs (install PostgreSQL, or set TEST_DATABASE_URL)");
-    assert!(
-        out.status.success(),
-        "scripts/pg.sh start failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    run(
+        Command::new(&pg_sh)
+            .arg("start")
+            .arg(&dir)
+            .arg(port.to_string())
+            .args(settings)
+            .env("PG_INITDB_OPTIONS", format!("--no-sync {initdb_options}")),
+        "scripts/pg.sh start (install PostgreSQL, or set TEST_DATABASE_URL)",
     );
     // The guard waits for its stdin to close (this process exiting), then stops the
     // server and removes the folder.
