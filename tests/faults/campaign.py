@@ -397,23 +397,24 @@ class Worker(threading.Thread):
         body = {"title": self.nonce("p"), "completed": self.rng.random() < 0.5}
         if self.rng.random() < 0.5:
             body["description"] = f"d-{body['title']}"
-        raw = json.dumps(body)
-        call = request(self.http, self.who, "put", "PUT", f"{self.base}/{task.id}",
-                       {200, 503, 504}, data=raw, headers={**JSON, "if-match": f'"{v}"'})
-        write = Write("put", call, v, body, raw)
-        if call.status == 200:
-            self.acknowledged(task, write, applied(write, task.state))
-        else:
-            task.pending = write
+        self.send_write(task, "put", "PUT", f"{self.base}/{task.id}", v, body,
+                        {**JSON, "if-match": f'"{v}"'})
 
     def complete(self, task: TaskLog) -> None:
         # Mostly a change of state, sometimes a repeat: the version moves either way.
         flip = self.rng.random() < 0.75
         body = {"completed": (not task.state["completed"]) if flip else task.state["completed"]}
+        self.send_write(task, "complete", "PATCH", f"{self.base}/{task.id}/complete", None,
+                        body, JSON)
+
+    def send_write(self, task: TaskLog, op: str, method: str, path: str,
+                   version: int | None, body: dict, headers: dict) -> None:
+        """Sends `body` as JSON: a 200 is checked as the one change it makes to the task;
+        anything else leaves the write pending, for the judge to settle."""
         raw = json.dumps(body)
-        call = request(self.http, self.who, "complete", "PATCH",
-                       f"{self.base}/{task.id}/complete", {200, 503, 504}, data=raw, headers=JSON)
-        write = Write("complete", call, None, body, raw)
+        call = request(self.http, self.who, op, method, path, {200, 503, 504}, data=raw,
+                       headers=headers)
+        write = Write(op, call, version, body, raw)
         if call.status == 200:
             self.acknowledged(task, write, applied(write, task.state))
         else:
