@@ -6,11 +6,15 @@
 //! - [`RoundTrips`]: a proxy that counts round trips to the database; [`Partition`]:
 //!   one that cuts the connection on demand;
 //! - [`routes`]: the route table as `template.yaml`, `openapi.yaml` and the watch
-//!   router declare it; `deploy` checks the template's secrets and permissions.
+//!   router declare it, and [`routes::assert_table`] for each function's own.
+//!
+//! The checks of the workspace as a whole (one route table, each function checking its
+//! own, what the template deploys, request budgets against the functions' timeouts) are
+//! this crate's integration test `tests/workspace.rs`
+//! (`cargo test -p todo-testkit --test workspace`).
 
 pub mod cluster;
 mod db;
-mod deploy;
 mod event;
 mod partition;
 mod proxy;

@@ -132,8 +132,9 @@ pub fn of(function: &str) -> Vec<(String, String)> {
 }
 
 /// Asserts that a function's route table is exactly `function`'s routes in
-/// `template.yaml` (which the test below holds equal to `openapi.yaml` and the watch
-/// router): nothing missing, nothing extra.
+/// `template.yaml` (which `testkit/tests/workspace.rs` holds equal to `openapi.yaml` and
+/// the watch router): nothing missing, nothing extra. Each function's tests call it as
+/// `routes_match_the_table`.
 pub fn assert_table<S>(function: &str, router: &shared::http::Router<S>) {
     let declared: BTreeSet<(String, String)> = of(function).into_iter().collect();
     assert!(
@@ -148,45 +149,4 @@ pub fn assert_table<S>(function: &str, router: &shared::http::Router<S>) {
         table, declared,
         "{function}'s route table differs from template.yaml"
     );
-}
-
-#[cfg(test)]
-mod tests {
-
-    use super as routes;
-    use std::collections::BTreeSet;
-
-    fn without_function(routes: &BTreeSet<routes::Route>) -> BTreeSet<(String, String)> {
-        routes
-            .iter()
-            .map(|(m, p, _)| (m.clone(), p.clone()))
-            .collect()
-    }
-
-    /// template.yaml, openapi.yaml and the watch router declare the same routes, and
-    /// the template and the router send each to the same function.
-    #[test]
-    fn one_route_table() {
-        let template = routes::template();
-        let router = routes::watch_router();
-        assert_eq!(
-            template, router,
-            "template.yaml and the watch router differ"
-        );
-        assert_eq!(
-            without_function(&template),
-            without_function(&routes::openapi()),
-            "template.yaml and openapi.yaml differ"
-        );
-        assert_eq!(template.len(), 14);
-        // Locally, every route a browser may call with custom headers gets its preflight.
-        for (method, path, function) in &template {
-            if path.starts_with("/api/") {
-                assert!(
-                    routes::watch_preflight_paths().contains(&(path.clone(), function.clone())),
-                    "no OPTIONS for {method} {path}"
-                );
-            }
-        }
-    }
 }
