@@ -6,6 +6,7 @@ use shared::FunctionState;
 use shared::config::{AuthConfig, Config, DatabaseConfig, HttpConfig, Secret};
 use std::time::{Duration, Instant};
 use tokio::sync::OnceCell;
+use tokio_postgres::types::ToSql;
 
 pub(crate) async fn admin() -> tokio_postgres::Client {
     let url = cluster_url();
@@ -212,6 +213,19 @@ impl TestDb {
                 (kind, row.get("aggregateid"), payload)
             })
             .collect()
+    }
+
+    /// The first column of the one row `sql` returns: a count, a flag, a stored value.
+    pub async fn scalar<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> T
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        self.client()
+            .await
+            .query_one(sql, params)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
     }
 
     /// A plain connection, for checking what the handlers wrote.

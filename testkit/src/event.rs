@@ -122,6 +122,17 @@ impl Answer {
         &self.body
     }
 
+    /// Asserts a problem document with `status` (a 503 or 504: the database did not
+    /// answer in time) that tells the client when to try again; returns it.
+    pub fn retry_later(&self, status: u16) -> &Value {
+        let body = self.problem(status);
+        assert!(
+            self.header("retry-after").is_some(),
+            "{status} without Retry-After"
+        );
+        body
+    }
+
     /// The field names of a 400's `errors`.
     pub fn error_fields(&self) -> Vec<String> {
         self.problem(400)["errors"]

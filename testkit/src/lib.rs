@@ -2,6 +2,7 @@
 //!
 //! - [`cluster`]: throwaway PostgreSQL clusters (plain, and TLS-only like Neon);
 //! - [`TestDb`]: a migrated database of its own per test;
+//! - [`Harness`]: a function under test, its routes and its state on such a database;
 //! - [`Event`]/[`Answer`]: API Gateway HTTP API (2.0) events in, responses out;
 //! - [`RoundTrips`]: a proxy that counts round trips to the database; [`Partition`]:
 //!   one that cuts the connection on demand;
@@ -16,6 +17,7 @@
 pub mod cluster;
 mod db;
 mod event;
+mod harness;
 mod partition;
 mod proxy;
 mod round_trips;
@@ -24,6 +26,7 @@ pub mod routes;
 pub use cluster::{TlsCluster, cluster_url, free_port, pooler_port, tls_cluster};
 pub use db::TestDb;
 pub use event::{Answer, Event};
+pub use harness::Harness;
 pub use partition::Partition;
 pub use round_trips::RoundTrips;
 
@@ -62,6 +65,18 @@ pub async fn seed_task(db: &Database, owner: &str, title: &str) -> shared::db::t
     shared::db::tasks::create(db, &owner, &changes)
         .await
         .expect("task inserted")
+}
+
+/// Awaits `work`, asserting that it took less than `bound`; its output.
+pub async fn within<T>(
+    bound: std::time::Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let started = std::time::Instant::now();
+    let out = work.await;
+    let took = started.elapsed();
+    assert!(took < bound, "took {took:?}, not less than {bound:?}");
+    out
 }
 
 /// Runs `event` through a function's route table the way the Lambda runtime would.
