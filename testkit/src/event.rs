@@ -43,8 +43,13 @@ impl Event {
 
     /// A JSON body with `content-type: application/json`.
     pub fn json(self, body: &Value) -> Self {
+        self.raw_json(&body.to_string())
+    }
+
+    /// A body sent as it is with `content-type: application/json` (malformed JSON, say).
+    pub fn raw_json(self, body: &str) -> Self {
         self.header("content-type", "application/json")
-            .raw_body(&body.to_string())
+            .raw_body(body)
     }
 
     /// A body sent as it is (set `content-type` yourself).

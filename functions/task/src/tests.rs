@@ -6,6 +6,13 @@ use shared::TaskState;
 use std::time::Duration;
 use testkit::{ANN, BOB, Event, Harness, MISSING, Partition, RoundTrips, TestDb, token, within};
 
+/// The routes are exactly this function's part of the workspace's one route table
+/// (testkit/tests/workspace.rs checks that table and that every function has this test).
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("task", &routes());
+}
+
 fn at(method: &str, user: &str, id: &str) -> Event {
     Event::new(method, &format!("/api/{user}/tasks/{id}"))
 }
@@ -41,11 +48,6 @@ async fn stored(db: &TestDb, id: &str) -> Option<(String, Option<String>, bool)>
 /// What [`stored`] shows of a task with only a title: no description, not completed.
 fn plain(title: &str) -> Option<(String, Option<String>, bool)> {
     Some((title.to_owned(), None, false))
-}
-
-#[test]
-fn routes_match_the_table() {
-    testkit::routes::assert_table("task", &routes());
 }
 
 #[tokio::test]
@@ -118,9 +120,7 @@ async fn put_validates_and_changes_nothing() {
     // A bad id and a bad body are reported together.
     let a = t.call(put("nope", &json!({"title": "x"}))).await;
     assert_eq!(a.error_fields(), ["id", "completed"]);
-    let unparsable = as_ann("PUT", &id)
-        .header("content-type", "application/json")
-        .raw_body("{oops");
+    let unparsable = as_ann("PUT", &id).raw_json("{oops");
     t.call(unparsable).await.problem(400);
     t.call(as_ann("PUT", &id)).await.problem(400);
     assert_eq!(stored(&t.db, &id).await, plain("keep"));
