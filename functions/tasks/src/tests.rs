@@ -2,12 +2,15 @@
 
 use super::routes;
 use serde_json::{Value, json};
-use shared::TaskState;
 use std::collections::HashSet;
-use testkit::{ANN, Answer, BOB, Event, TestDb, seed_task, token};
+use std::time::Duration;
+use testkit::{ANN, BOB, Event, Harness, TestDb, token, within};
 
-async fn call(state: &TaskState, event: Event) -> Answer {
-    testkit::call(state, &routes(), event).await
+/// The routes are exactly this function's part of the workspace's one route table
+/// (testkit/tests/workspace.rs checks that table and that every function has this test).
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("tasks", &routes());
 }
 
 fn list(user: &str, query: &str) -> Event {
@@ -18,24 +21,23 @@ fn create(user: &str, body: &Value) -> Event {
     Event::new("POST", &format!("/api/{user}/tasks")).json(body)
 }
 
+/// `user`'s create of `body` under an Idempotency-Key, with their token.
+fn create_with_key(user: &str, key: &str, body: &Value) -> Event {
+    create(user, body)
+        .bearer(&token(user))
+        .header("idempotency-key", key)
+}
+
 async fn count(db: &TestDb) -> i64 {
-    db.client()
-        .await
-        .query_one("SELECT count(*) FROM tasks", &[])
-        .await
-        .unwrap()
-        .get(0)
+    db.scalar("SELECT count(*) FROM tasks", &[]).await
 }
 
 #[tokio::test]
 async fn create_returns_the_task_and_its_location() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
-    let a = call(
-        &state,
-        create(ANN, &json!({"title": "  Buy milk  ", "unknown": 1})).bearer(&token(ANN)),
-    )
-    .await;
+    let t = Harness::new(routes()).await;
+    let ann = token(ANN);
+    let body = json!({"title": "  Buy milk  ", "unknown": 1});
+    let a = t.call(create(ANN, &body).bearer(&ann)).await;
     assert_eq!(a.status, 201, "{}", a.body);
     let id = a.body["id"].as_str().unwrap();
     assert_eq!(
@@ -50,26 +52,18 @@ async fn create_returns_the_task_and_its_location() {
     assert!(a.body["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(a.body.as_object().unwrap().len(), 7);
 
-    let a = call(
-        &state,
-        create(
-            ANN,
-            &json!({"title": "t", "description": "d", "completed": true}),
-        )
-        .bearer(&token(ANN)),
-    )
-    .await;
+    let body = json!({"title": "t", "description": "d", "completed": true});
+    let a = t.call(create(ANN, &body).bearer(&ann)).await;
     assert_eq!(
         (a.status, &a.body["description"], &a.body["completed"]),
         (201, &json!("d"), &json!(true))
     );
-    assert_eq!(count(&db).await, 2);
+    assert_eq!(count(&t.db).await, 2);
 }
 
 #[tokio::test]
 async fn create_refuses_bad_bodies_and_stores_nothing() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let ann = token(ANN);
     let cases = [
         (json!({}), vec!["title"]),
@@ -95,50 +89,34 @@ async fn create_refuses_bad_bodies_and_stores_nothing() {
         ),
     ];
     for (body, fields) in cases {
-        let a = call(&state, create(ANN, &body).bearer(&ann)).await;
+        let a = t.call(create(ANN, &body).bearer(&ann)).await;
         assert_eq!(a.error_fields(), fields, "{body}");
     }
     for raw in ["", "{", "[1]", "true"] {
-        let a = call(
-            &state,
-            Event::new("POST", &format!("/api/{ANN}/tasks"))
-                .header("content-type", "application/json")
-                .raw_body(raw)
-                .bearer(&ann),
-        )
-        .await;
-        a.problem(400);
+        let unparsable = Event::new("POST", &format!("/api/{ANN}/tasks")).raw_json(raw);
+        t.call(unparsable.bearer(&ann)).await.problem(400);
     }
-    let a = call(
-        &state,
-        create(
-            ANN,
-            &json!({"title": "x", "description": "y".repeat(70_000)}),
-        )
-        .bearer(&ann),
-    )
-    .await;
-    a.problem(413);
-    assert_eq!(count(&db).await, 0);
+    let too_big = json!({"title": "x", "description": "y".repeat(70_000)});
+    t.call(create(ANN, &too_big).bearer(&ann))
+        .await
+        .problem(413);
+    assert_eq!(count(&t.db).await, 0);
     // 200 characters of a multi-byte script are fine.
-    let a = call(
-        &state,
-        create(ANN, &json!({"title": "é".repeat(200)})).bearer(&ann),
-    )
-    .await;
+    let a = t
+        .call(create(ANN, &json!({"title": "é".repeat(200)})).bearer(&ann))
+        .await;
     assert_eq!(a.status, 201);
 }
 
 #[tokio::test]
 async fn tokens_are_required_and_checked() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     for event in [list(ANN, ""), create(ANN, &json!({"title": "x"}))] {
-        let a = call(&state, event).await;
+        let a = t.call(event).await;
         a.problem(401);
         assert_eq!(a.header("www-authenticate"), Some("Bearer"));
     }
-    let a = call(&state, list(ANN, "").bearer("not-a-jwt")).await;
+    let a = t.call(list(ANN, "").bearer("not-a-jwt")).await;
     a.problem(401);
     assert_eq!(
         a.header("www-authenticate"),
@@ -147,102 +125,73 @@ async fn tokens_are_required_and_checked() {
     let expired = shared::auth::TokenIssuer::new(&TestDb::auth_config())
         .sign(&json!({"sub": ANN, "exp": chrono::Utc::now().timestamp() - 3600}))
         .unwrap();
-    call(&state, list(ANN, "").bearer(&expired))
-        .await
-        .problem(401);
+    t.call(list(ANN, "").bearer(&expired)).await.problem(401);
     // Scheme is case-insensitive.
-    let a = call(
-        &state,
-        list(ANN, "").header("authorization", &format!("bEaReR {}", token(ANN))),
-    )
-    .await;
+    let authorization = |scheme: &str| format!("{scheme} {}", token(ANN));
+    let a = t
+        .call(list(ANN, "").header("authorization", &authorization("bEaReR")))
+        .await;
     assert_eq!(a.status, 200);
-    let a = call(
-        &state,
-        list(ANN, "").header("authorization", &format!("Basic {}", token(ANN))),
-    )
-    .await;
+    let a = t
+        .call(list(ANN, "").header("authorization", &authorization("Basic")))
+        .await;
     a.problem(401);
 }
 
 #[tokio::test]
 async fn checks_run_in_contract_order() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     // 401 before 403 before 400.
-    call(&state, list(ANN, "?page=0")).await.problem(401);
-    call(&state, list(ANN, "?page=0").bearer(&token(BOB)))
-        .await
-        .problem(403);
-    assert_eq!(
-        call(&state, list(ANN, "?page=0").bearer(&token(ANN)))
-            .await
-            .error_fields(),
-        ["page"]
-    );
-    call(
-        &state,
-        create(ANN, &json!({"title": ""})).bearer(&token(BOB)),
-    )
-    .await
-    .problem(403);
+    t.call(list(ANN, "?page=0")).await.problem(401);
+    let bobs = list(ANN, "?page=0").bearer(&token(BOB));
+    t.call(bobs).await.problem(403);
+    let a = t.call(list(ANN, "?page=0").bearer(&token(ANN))).await;
+    assert_eq!(a.error_fields(), ["page"]);
+    let bobs = create(ANN, &json!({"title": ""})).bearer(&token(BOB));
+    t.call(bobs).await.problem(403);
 }
 
 #[tokio::test]
 async fn another_users_path_is_forbidden() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
-    seed_task(&state.db, ANN, "ann's").await;
+    let t = Harness::new(routes()).await;
+    t.seed(ANN, "ann's").await;
     let bob = token(BOB);
-    call(&state, list(ANN, "").bearer(&bob)).await.problem(403);
-    call(
-        &state,
-        create(ANN, &json!({"title": "sneaky"})).bearer(&bob),
-    )
-    .await
-    .problem(403);
-    assert_eq!(count(&db).await, 1);
+    t.call(list(ANN, "").bearer(&bob)).await.problem(403);
+    let sneaky = create(ANN, &json!({"title": "sneaky"}));
+    t.call(sneaky.bearer(&bob)).await.problem(403);
+    assert_eq!(count(&t.db).await, 1);
     // Bob's own list does not show Ann's task.
-    let a = call(&state, list(BOB, "").bearer(&bob)).await;
+    let a = t.call(list(BOB, "").bearer(&bob)).await;
     assert_eq!((a.status, a.body["total"].as_i64()), (200, Some(0)));
 }
 
 #[tokio::test]
 async fn subjects_need_not_be_uuids() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let sub = "ba|user 42/ü";
-    let t = token(sub);
-    let a = call(
-        &state,
-        create(
-            "ba%7Cuser%2042%2F%C3%BC",
-            &json!({"title": "from better auth"}),
-        )
-        .bearer(&t),
-    )
-    .await;
+    let path = "ba%7Cuser%2042%2F%C3%BC";
+    let theirs = token(sub);
+    let body = json!({"title": "from better auth"});
+    let a = t.call(create(path, &body).bearer(&theirs)).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.body["user_id"], sub);
     assert_eq!(
         a.header("location").unwrap(),
-        format!(
-            "/api/ba%7Cuser%2042%2F%C3%BC/tasks/{}",
-            a.body["id"].as_str().unwrap()
-        )
+        format!("/api/{path}/tasks/{}", a.body["id"].as_str().unwrap())
     );
-    let a = call(&state, list("ba%7Cuser%2042%2F%C3%BC", "").bearer(&t)).await;
+    let a = t.call(list(path, "").bearer(&theirs)).await;
     assert_eq!(a.body["total"], 1);
     assert_eq!(a.body["items"][0]["title"], "from better auth");
     // UUID subjects match their path in any case.
-    let a = call(&state, list(&ANN.to_uppercase(), "").bearer(&token(ANN))).await;
+    let a = t
+        .call(list(&ANN.to_uppercase(), "").bearer(&token(ANN)))
+        .await;
     assert_eq!(a.status, 200);
 }
 
 #[tokio::test]
 async fn list_validates_each_parameter_by_name() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let ann = token(ANN);
     for (query, field) in [
         ("?page=0", "page"),
@@ -255,60 +204,39 @@ async fn list_validates_each_parameter_by_name() {
         ("?sort_order=random", "sort_order"),
         ("?completed=yes", "completed"),
     ] {
-        assert_eq!(
-            call(&state, list(ANN, query).bearer(&ann))
-                .await
-                .error_fields(),
-            [field],
-            "{query}"
-        );
+        let a = t.call(list(ANN, query).bearer(&ann)).await;
+        assert_eq!(a.error_fields(), [field], "{query}");
     }
-    let a = call(
-        &state,
-        list(
-            ANN,
-            "?page=0&page_size=0&sort_by=x&sort_order=x&completed=x",
-        )
-        .bearer(&ann),
-    )
-    .await;
+    let all_wrong = "?page=0&page_size=0&sort_by=x&sort_order=x&completed=x";
+    let a = t.call(list(ANN, all_wrong).bearer(&ann)).await;
     assert_eq!(
         a.error_fields(),
         ["page", "page_size", "sort_by", "sort_order", "completed"]
     );
-    let a = call(&state, list(ANN, "?unknown=1&page_size=100").bearer(&ann)).await;
+    let a = t
+        .call(list(ANN, "?unknown=1&page_size=100").bearer(&ann))
+        .await;
     assert_eq!(a.status, 200);
 }
 
 #[tokio::test]
 async fn pages_visit_every_task_once_under_every_sort() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let mut ids = HashSet::new();
     for i in 0..45 {
         // Repeated titles make ties that only `id` can order.
-        ids.insert(
-            seed_task(&state.db, ANN, &format!("task {}", (i * 7) % 9))
-                .await
-                .id
-                .to_string(),
-        );
+        let task = t.seed(ANN, &format!("task {}", (i * 7) % 9)).await;
+        ids.insert(task.id.to_string());
     }
-    seed_task(&state.db, BOB, "bob's").await;
+    t.seed(BOB, "bob's").await;
     let ann = token(ANN);
     for sort_by in ["created_at", "updated_at", "title"] {
         for order in ["asc", "desc"] {
             let mut seen = Vec::new();
             for page in 1..=5 {
-                let a = call(
-                    &state,
-                    list(
-                        ANN,
-                        &format!("?page={page}&page_size=10&sort_by={sort_by}&sort_order={order}"),
-                    )
-                    .bearer(&ann),
-                )
-                .await;
+                let query =
+                    format!("?page={page}&page_size=10&sort_by={sort_by}&sort_order={order}");
+                let a = t.call(list(ANN, &query).bearer(&ann)).await;
                 assert_eq!(a.status, 200);
                 assert_eq!(
                     (a.body["total"].as_i64(), a.body["total_pages"].as_i64()),
@@ -344,7 +272,7 @@ async fn pages_visit_every_task_once_under_every_sort() {
         }
     }
     // Defaults: page 1, 20 a page, newest first.
-    let a = call(&state, list(ANN, "").bearer(&ann)).await;
+    let a = t.call(list(ANN, "").bearer(&ann)).await;
     assert_eq!(
         (
             a.body["page"].as_i64(),
@@ -353,17 +281,10 @@ async fn pages_visit_every_task_once_under_every_sort() {
         ),
         (Some(1), Some(20), Some(3))
     );
-    let first = a.body["items"][0]["created_at"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let second = a.body["items"][1]["created_at"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    assert!(first >= second);
+    let created = |n: usize| a.body["items"][n]["created_at"].as_str().unwrap();
+    assert!(created(0) >= created(1));
     // Past the end: 200, empty, the total still right.
-    let a = call(&state, list(ANN, "?page=9&page_size=10").bearer(&ann)).await;
+    let a = t.call(list(ANN, "?page=9&page_size=10").bearer(&ann)).await;
     assert_eq!(
         (
             a.status,
@@ -376,21 +297,14 @@ async fn pages_visit_every_task_once_under_every_sort() {
 
 #[tokio::test]
 async fn list_filters_on_completed() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let ann = token(ANN);
     for (title, done) in [("a", true), ("b", false), ("c", true)] {
-        call(
-            &state,
-            create(ANN, &json!({"title": title, "completed": done})).bearer(&ann),
-        )
-        .await;
+        let body = json!({"title": title, "completed": done});
+        t.call(create(ANN, &body).bearer(&ann)).await;
     }
-    let a = call(
-        &state,
-        list(ANN, "?completed=true&sort_by=title&sort_order=asc").bearer(&ann),
-    )
-    .await;
+    let done_by_title = "?completed=true&sort_by=title&sort_order=asc";
+    let a = t.call(list(ANN, done_by_title).bearer(&ann)).await;
     let titles: Vec<_> = a.body["items"]
         .as_array()
         .unwrap()
@@ -401,14 +315,11 @@ async fn list_filters_on_completed() {
         (titles, a.body["total"].as_i64()),
         (vec!["a", "c"], Some(2))
     );
-    let a = call(&state, list(ANN, "?completed=false").bearer(&ann)).await;
+    let a = t.call(list(ANN, "?completed=false").bearer(&ann)).await;
     assert_eq!(a.body["total"], 1);
     assert_eq!(a.body["items"][0]["title"], "b");
-    let a = call(
-        &state,
-        list(ANN, "?page=3&page_size=1&completed=true").bearer(&ann),
-    )
-    .await;
+    let past_the_end = "?page=3&page_size=1&completed=true";
+    let a = t.call(list(ANN, past_the_end).bearer(&ann)).await;
     assert_eq!(
         (
             a.body["items"].as_array().unwrap().len(),
@@ -417,7 +328,7 @@ async fn list_filters_on_completed() {
         ),
         (0, Some(2), Some(2))
     );
-    let a = call(&state, list(BOB, "").bearer(&token(BOB))).await;
+    let a = t.call(list(BOB, "").bearer(&token(BOB))).await;
     assert_eq!(
         (a.body["total"].as_i64(), a.body["total_pages"].as_i64()),
         (Some(0), Some(0))
@@ -426,53 +337,31 @@ async fn list_filters_on_completed() {
 
 #[tokio::test]
 async fn other_methods_and_paths() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
-    let a = call(
-        &state,
-        Event::new("DELETE", &format!("/api/{ANN}/tasks")).bearer(&token(ANN)),
-    )
-    .await;
+    let t = Harness::new(routes()).await;
+    let delete = Event::new("DELETE", &format!("/api/{ANN}/tasks"));
+    let a = t.call(delete.bearer(&token(ANN))).await;
     a.problem(405);
     assert_eq!(a.header("allow"), Some("GET, POST"));
-    call(&state, Event::new("GET", "/api/tasks"))
-        .await
-        .problem(404);
-}
-
-#[test]
-fn routes_match_the_table() {
-    testkit::routes::assert_table("tasks", &routes());
+    t.call(Event::new("GET", "/api/tasks")).await.problem(404);
 }
 
 /// The quality bar: a task request costs one database round trip.
 #[tokio::test]
 async fn each_request_is_one_round_trip() {
-    let db = TestDb::new().await;
-    let trips = testkit::RoundTrips::proxy(&db).await;
-    let state: TaskState = trips.state(&db).await;
+    let (t, trips) = Harness::counted(routes()).await;
     let ann = token(ANN);
-    let (n, a) = trips
-        .of(call(
-            &state,
-            create(ANN, &json!({"title": "one"})).bearer(&ann),
-        ))
-        .await;
+    let one = create(ANN, &json!({"title": "one"}));
+    let (n, a) = trips.of(t.call(one.bearer(&ann))).await;
     assert_eq!((a.status, n), (201, 1));
-    let (n, a) = trips
-        .of(call(&state, list(ANN, "?sort_by=title").bearer(&ann)))
-        .await;
+    let by_title = list(ANN, "?sort_by=title");
+    let (n, a) = trips.of(t.call(by_title.bearer(&ann))).await;
     assert_eq!((a.status, n), (200, 1));
     // Only a page past the end needs a second, to count.
-    let (n, a) = trips
-        .of(call(&state, list(ANN, "?page=5").bearer(&ann)))
-        .await;
+    let (n, a) = trips.of(t.call(list(ANN, "?page=5").bearer(&ann))).await;
     assert_eq!((a.status, a.body["total"].as_i64(), n), (200, Some(1), 2));
     // Refused requests never reach the database.
-    let (n, _) = trips
-        .of(call(&state, list(ANN, "?page=0").bearer(&ann)))
-        .await;
-    let (m, _) = trips.of(call(&state, list(ANN, ""))).await;
+    let (n, _) = trips.of(t.call(list(ANN, "?page=0").bearer(&ann))).await;
+    let (m, _) = trips.of(t.call(list(ANN, ""))).await;
     assert_eq!((n, m), (0, 0));
 }
 
@@ -481,8 +370,7 @@ async fn each_request_is_one_round_trip() {
 /// inside lambda_http: fixed by vendor/lambda_http-1.3.2-*.patch.)
 #[tokio::test]
 async fn odd_headers_get_a_normal_answer() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let odd = [
         ("host", "exa mple.com"),
         ("host", "[::1"),
@@ -500,7 +388,7 @@ async fn odd_headers_get_a_normal_answer() {
     ];
     for (name, value) in odd {
         let event = list(ANN, "").bearer(&token(ANN)).header(name, value);
-        let a = call(&state, event).await;
+        let a = t.call(event).await;
         assert_eq!(a.status, 200, "{name}: {value:?}: {}", a.body);
     }
 }
@@ -509,8 +397,7 @@ async fn odd_headers_get_a_normal_answer() {
 /// cancelled on the server, so it does not land when the lock goes away.
 #[tokio::test]
 async fn a_create_that_runs_out_of_time_never_lands() {
-    let db = TestDb::new().await;
-    runs_out_of_time_and_never_lands(&db, db.config()).await;
+    runs_out_of_time_and_never_lands(TestDb::config).await;
 }
 
 /// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the cancel
@@ -518,83 +405,63 @@ async fn a_create_that_runs_out_of_time_never_lands() {
 /// statement.
 #[tokio::test]
 async fn a_create_that_runs_out_of_time_never_lands_through_pgbouncer() {
-    let db = TestDb::new().await;
-    runs_out_of_time_and_never_lands(&db, db.pooled_config()).await;
+    runs_out_of_time_and_never_lands(TestDb::pooled_config).await;
 }
 
-async fn runs_out_of_time_and_never_lands(db: &TestDb, mut config: shared::config::Config) {
-    use shared::FunctionState;
-    use std::time::{Duration, Instant};
-
-    config.database.request_budget = Duration::from_millis(500);
-    let state = TaskState::new(&config).await.unwrap();
+async fn runs_out_of_time_and_never_lands(config: fn(&TestDb) -> shared::config::Config) {
+    let t = Harness::configured(routes(), |db| {
+        let mut config = config(db);
+        config.database.request_budget = Duration::from_millis(500);
+        config
+    })
+    .await;
     let ann = token(ANN);
-    assert_eq!(call(&state, list(ANN, "").bearer(&ann)).await.status, 200);
+    assert_eq!(t.call(list(ANN, "").bearer(&ann)).await.status, 200);
 
-    let locker = db.client().await;
+    let locker = t.db.client().await;
     locker
         .batch_execute("BEGIN; LOCK TABLE tasks IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
-    let started = Instant::now();
-    let a = call(
-        &state,
-        create(ANN, &json!({"title": "too late"})).bearer(&ann),
-    )
-    .await;
-    a.problem(503);
-    assert!(a.header("retry-after").is_some());
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
-    );
+    let too_late = create(ANN, &json!({"title": "too late"})).bearer(&ann);
+    let a = within(Duration::from_secs(3), t.call(too_late)).await;
+    a.retry_later(503);
     locker.batch_execute("COMMIT").await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        count(db).await,
+        count(&t.db).await,
         0,
         "the insert was cancelled, not just abandoned"
     );
 
     // The function goes on serving, on a fresh connection.
-    let a = call(
-        &state,
-        create(ANN, &json!({"title": "in time"})).bearer(&ann),
-    )
-    .await;
+    let in_time = create(ANN, &json!({"title": "in time"})).bearer(&ann);
+    let a = t.call(in_time).await;
     assert_eq!(a.status, 201, "{}", a.body);
-    assert_eq!(count(db).await, 1);
-}
-
-fn create_with_key(user: &str, key: &str, body: &Value) -> Event {
-    create(user, body)
-        .bearer(&token(user))
-        .header("idempotency-key", key)
+    assert_eq!(count(&t.db).await, 1);
 }
 
 /// A retry with the same Idempotency-Key and body is answered as the first time and
 /// creates nothing; another body under the key is a 422; keys belong to a subject.
 #[tokio::test]
 async fn idempotency_key_makes_a_create_safe_to_retry() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let body = json!({"title": "once", "description": "only once"});
-    let first = call(&state, create_with_key(ANN, "key-1", &body)).await;
+    let first = t.call(create_with_key(ANN, "key-1", &body)).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.header("idempotent-replayed"), None);
     // The same body, keys reordered: the same request.
     let reordered = json!({"description": "only once", "title": "once"});
-    let again = call(&state, create_with_key(ANN, "key-1", &reordered)).await;
+    let again = t.call(create_with_key(ANN, "key-1", &reordered)).await;
     assert_eq!(again.status, 201);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
     assert_eq!(again.header("location"), first.header("location"));
     assert_eq!(again.header("etag"), first.header("etag"));
-    assert_eq!(count(&db).await, 1);
+    assert_eq!(count(&t.db).await, 1);
     // Changed since: the replay is still the answer of the first time.
     let id = first.body["id"].as_str().unwrap();
-    db.client()
+    t.db.client()
         .await
         .execute(
             "UPDATE tasks SET title = 'renamed' WHERE id = $1::text::uuid",
@@ -602,39 +469,37 @@ async fn idempotency_key_makes_a_create_safe_to_retry() {
         )
         .await
         .unwrap();
-    let later = call(&state, create_with_key(ANN, "key-1", &body)).await;
+    let later = t.call(create_with_key(ANN, "key-1", &body)).await;
     assert_eq!(later.body["title"], "once");
-    let other = call(
-        &state,
-        create_with_key(ANN, "key-1", &json!({"title": "other"})),
-    )
-    .await;
-    other.problem(422);
-    assert_eq!(count(&db).await, 1);
+    let other = json!({"title": "other"});
+    t.call(create_with_key(ANN, "key-1", &other))
+        .await
+        .problem(422);
+    assert_eq!(count(&t.db).await, 1);
     // Bob's key-1 is his own.
-    let bobs = call(&state, create_with_key(BOB, "key-1", &body)).await;
+    let bobs = t.call(create_with_key(BOB, "key-1", &body)).await;
     assert_eq!(
         (bobs.status, bobs.header("idempotent-replayed")),
         (201, None)
     );
-    assert_eq!(count(&db).await, 2);
+    assert_eq!(count(&t.db).await, 2);
 }
 
 #[tokio::test]
 async fn a_bad_idempotency_key_is_a_400() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
+    let t = Harness::new(routes()).await;
     let long = "k".repeat(256);
     for bad in ["", "has space", "naïve", long.as_str()] {
-        let a = call(&state, create_with_key(ANN, bad, &json!({"title": ""}))).await;
+        let a = t
+            .call(create_with_key(ANN, bad, &json!({"title": ""})))
+            .await;
         assert_eq!(a.error_fields(), ["Idempotency-Key", "title"], "{bad:?}");
     }
-    assert_eq!(count(&db).await, 0);
-    let ok = call(
-        &state,
-        create_with_key(ANN, &"k".repeat(255), &json!({"title": "t"})),
-    )
-    .await;
+    assert_eq!(count(&t.db).await, 0);
+    let longest = "k".repeat(255);
+    let ok = t
+        .call(create_with_key(ANN, &longest, &json!({"title": "t"})))
+        .await;
     assert_eq!(ok.status, 201);
 }
 
@@ -642,23 +507,20 @@ async fn a_bad_idempotency_key_is_a_400() {
 /// or told that the first is still being processed.
 #[tokio::test]
 async fn parallel_retries_with_one_key_create_one_task() {
-    let db = TestDb::new().await;
-    one_task_from_parallel_retries(&db, db.state().await).await;
+    one_task_from_parallel_retries(Harness::new(routes()).await).await;
 }
 
 /// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the key's
 /// lock is a transaction's, so it holds whichever server connection runs the statement.
 #[tokio::test]
 async fn parallel_retries_with_one_key_create_one_task_through_pgbouncer() {
-    use shared::FunctionState;
-    let db = TestDb::new().await;
-    let state = TaskState::new(&db.pooled_config()).await.unwrap();
-    one_task_from_parallel_retries(&db, state).await;
+    let t = Harness::configured(routes(), TestDb::pooled_config).await;
+    one_task_from_parallel_retries(t).await;
 }
 
-async fn one_task_from_parallel_retries(db: &TestDb, state: TaskState) {
+async fn one_task_from_parallel_retries(t: Harness<shared::TaskState>) {
     let body = json!({"title": "exactly one"});
-    let requests = (0..20).map(|_| call(&state, create_with_key(ANN, "burst", &body)));
+    let requests = (0..20).map(|_| t.call(create_with_key(ANN, "burst", &body)));
     let answers = futures::future::join_all(requests).await;
     let mut ids = HashSet::new();
     for a in &answers {
@@ -673,7 +535,7 @@ async fn one_task_from_parallel_retries(db: &TestDb, state: TaskState) {
         }
     }
     assert_eq!(ids.len(), 1);
-    assert_eq!(count(db).await, 1);
+    assert_eq!(count(&t.db).await, 1);
     let fresh = answers
         .iter()
         .filter(|a| a.status == 201 && a.header("idempotent-replayed").is_none())
@@ -685,29 +547,28 @@ async fn one_task_from_parallel_retries(db: &TestDb, state: TaskState) {
 /// and changes nothing; once it is done, the key works.
 #[tokio::test]
 async fn a_key_in_flight_is_a_409() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state().await;
-    let holder = db.client().await;
+    let t = Harness::new(routes()).await;
+    let holder = t.db.client().await;
     let lock = "SELECT pg_advisory_lock(hashtextextended($1 || chr(10) || $2, 0))";
     holder.execute(lock, &[&ANN, &"busy"]).await.unwrap();
-    let a = call(&state, create_with_key(ANN, "busy", &json!({"title": "t"}))).await;
-    a.problem(409);
-    assert_eq!(count(&db).await, 0);
+    let body = json!({"title": "t"});
+    t.call(create_with_key(ANN, "busy", &body))
+        .await
+        .problem(409);
+    assert_eq!(count(&t.db).await, 0);
     holder
         .execute("SELECT pg_advisory_unlock_all()", &[])
         .await
         .unwrap();
-    let a = call(&state, create_with_key(ANN, "busy", &json!({"title": "t"}))).await;
+    let a = t.call(create_with_key(ANN, "busy", &body)).await;
     assert_eq!(a.status, 201);
 }
 
 /// A first keyed create is one round trip, a replay two; keys older than a day go.
 #[tokio::test]
 async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
-    let db = TestDb::new().await;
-    let trips = testkit::RoundTrips::proxy(&db).await;
-    let state: TaskState = trips.state(&db).await;
-    db.client()
+    let (t, trips) = Harness::counted(routes()).await;
+    t.db.client()
         .await
         .batch_execute(
             "INSERT INTO idempotency_keys VALUES
@@ -717,26 +578,22 @@ async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
         .await
         .unwrap();
     let body = json!({"title": "t"});
-    let (n, a) = trips
-        .of(call(&state, create_with_key(ANN, "k", &body)))
-        .await;
+    let (n, a) = trips.of(t.call(create_with_key(ANN, "k", &body))).await;
     assert_eq!((a.status, n), (201, 1));
-    let (n, a) = trips
-        .of(call(&state, create_with_key(ANN, "k", &body)))
-        .await;
+    let (n, a) = trips.of(t.call(create_with_key(ANN, "k", &body))).await;
     assert_eq!(
         (a.status, a.header("idempotent-replayed"), n),
         (201, Some("true"), 2)
     );
-    let keys: Vec<String> = db
-        .client()
-        .await
-        .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let keys: Vec<String> =
+        t.db.client()
+            .await
+            .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     assert_eq!(keys, ["k", "recent"]);
 }
 
@@ -745,26 +602,24 @@ async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
 /// input record nothing.
 #[tokio::test]
 async fn with_the_outbox_a_create_records_one_event() {
-    let db = TestDb::new().await;
-    let state: TaskState = db.state_with_events().await;
+    let t = Harness::with_events(routes()).await;
     let ann = token(ANN);
-    let plain = call(&state, create(ANN, &json!({"title": "plain"})).bearer(&ann)).await;
+    let plain = t
+        .call(create(ANN, &json!({"title": "plain"})).bearer(&ann))
+        .await;
     assert_eq!(plain.status, 201);
     let body = json!({"title": "keyed"});
-    let keyed = call(&state, create_with_key(ANN, "k-1", &body)).await;
+    let keyed = t.call(create_with_key(ANN, "k-1", &body)).await;
     assert_eq!(keyed.status, 201);
-    let replay = call(&state, create_with_key(ANN, "k-1", &body)).await;
+    let replay = t.call(create_with_key(ANN, "k-1", &body)).await;
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
-    let reused = call(
-        &state,
-        create_with_key(ANN, "k-1", &json!({"title": "other"})),
-    )
-    .await;
+    let other = json!({"title": "other"});
+    let reused = t.call(create_with_key(ANN, "k-1", &other)).await;
     assert_eq!(reused.status, 422);
-    call(&state, create(ANN, &json!({"title": ""})).bearer(&ann))
+    t.call(create(ANN, &json!({"title": ""})).bearer(&ann))
         .await
         .problem(400);
-    let events = db.events().await;
+    let events = t.db.events().await;
     assert_eq!(events.len(), 2, "{events:?}");
     for ((kind, aggregate, envelope), answer) in events.iter().zip([&plain, &keyed]) {
         assert_eq!(kind, "todo.task.created");
