@@ -146,6 +146,15 @@ impl TestDb {
         config
     }
 
+    /// [`TestDb::config`] with a database nothing listens for (port 1) and a 2 s
+    /// connect timeout: a database that is down.
+    pub fn unreachable_config(&self) -> Config {
+        let mut config = self.config();
+        config.database.url =
+            Secret::new("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2");
+        config
+    }
+
     /// The token settings of [`TestDb::config`].
     pub fn auth_config() -> AuthConfig {
         AuthConfig {
@@ -226,6 +235,16 @@ impl TestDb {
             .await
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
             .get(0)
+    }
+
+    /// The first column of every row `sql` returns, in order.
+    pub async fn column<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Vec<T>
+    where
+        T: for<'a> tokio_postgres::types::FromSql<'a>,
+    {
+        let rows = self.client().await.query(sql, params).await;
+        let rows = rows.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter().map(|row| row.get(0)).collect()
     }
 
     /// A plain connection, for checking what the handlers wrote.

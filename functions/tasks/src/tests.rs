@@ -586,14 +586,8 @@ async fn keyed_creates_cost_one_round_trip_and_prune_old_keys() {
         (201, Some("true"), 2)
     );
     let keys: Vec<String> =
-        t.db.client()
-            .await
-            .query("SELECT key FROM idempotency_keys ORDER BY key", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+        t.db.column("SELECT key FROM idempotency_keys ORDER BY key", &[])
+            .await;
     assert_eq!(keys, ["k", "recent"]);
 }
 
