@@ -2,24 +2,52 @@
 
 use super::routes;
 use serde_json::{Value, json};
+use shared::config::Config;
 use shared::{AuthState, FunctionState};
 use std::time::{Duration, Instant};
-use testkit::{Answer, Event, TEST_SECRET, TestDb};
+use testkit::{Answer, Event, Harness, Partition, TEST_SECRET, TestDb, within};
 
-async fn call(state: &AuthState, event: Event) -> Answer {
-    testkit::call(state, &routes(), event).await
+/// The routes are exactly this function's part of the workspace's one route table
+/// (testkit/tests/workspace.rs checks that table and that every function has this test).
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("auth", &routes());
+}
+
+const SIGNUP: &str = "/api/auth/signup";
+const LOGIN: &str = "/api/auth/login";
+const REGISTER: &str = "/api/v1/auth/register";
+const TOKEN: &str = "/api/v1/auth/token";
+
+/// A POST of `body` as JSON.
+fn post(path: &str, body: &Value) -> Event {
+    Event::new("POST", path).json(body)
+}
+
+/// A POST of a form to the OAuth2 token route.
+fn grant_form(pairs: &[(&str, &str)]) -> Event {
+    Event::new("POST", TOKEN).form(pairs)
 }
 
 fn signup_body(username: &str, email: &str) -> Value {
     json!({"username": username, "email": email, "password": "s3cret-pass", "confirm_password": "s3cret-pass"})
 }
 
-async fn signup(state: &AuthState, username: &str, email: &str) -> Answer {
-    call(
-        state,
-        Event::new("POST", "/api/auth/signup").json(&signup_body(username, email)),
-    )
-    .await
+/// A signup with the password the tests log in with, `s3cret-pass`.
+fn signup(username: &str, email: &str) -> Event {
+    post(SIGNUP, &signup_body(username, email))
+}
+
+/// Posts each body to `path`: each is a 400 naming exactly its fields, in order.
+async fn assert_refused(t: &Harness<AuthState>, path: &str, cases: &[(Value, Vec<&str>)]) {
+    for (body, fields) in cases {
+        let a = t.call(post(path, body)).await;
+        assert_eq!(a.error_fields(), *fields, "{body}");
+    }
+}
+
+async fn users(db: &TestDb) -> i64 {
+    db.scalar("SELECT count(*) FROM users", &[]).await
 }
 
 fn claims(token: &str) -> Value {
@@ -36,16 +64,16 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test]
 async fn signup_creates_a_user_and_a_session() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup").json(&json!({
-            "username": "Ann_1", "email": " Ann@Example.com ", "password": "s3cret-pass",
-            "confirm_password": "s3cret-pass", "ignored": true
-        })),
-    )
-    .await;
+    let t = Harness::new(routes()).await;
+    let a = t
+        .call(post(
+            SIGNUP,
+            &json!({
+                "username": "Ann_1", "email": " Ann@Example.com ", "password": "s3cret-pass",
+                "confirm_password": "s3cret-pass", "ignored": true
+            }),
+        ))
+        .await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.header("content-type"), Some("application/json"));
     let user = &a.body["user"];
@@ -79,16 +107,12 @@ async fn signup_creates_a_user_and_a_session() {
     assert!(iat.abs_diff(chrono::Utc::now().timestamp() as u64) < 5);
 
     // The stored hash is bcrypt at the configured cost, never the plaintext.
-    let row = db
-        .client()
-        .await
-        .query_one(
+    let hash: String =
+        t.db.scalar(
             "SELECT password_hash FROM users WHERE id = $1::text::uuid",
             &[&id],
         )
-        .await
-        .unwrap();
-    let hash: String = row.get(0);
+        .await;
     assert!(hash.starts_with("$2b$10$"), "{hash}");
     assert!(!hash.contains("s3cret-pass"));
     assert!(bcrypt::verify("s3cret-pass", &hash).unwrap());
@@ -96,64 +120,36 @@ async fn signup_creates_a_user_and_a_session() {
 
 #[tokio::test]
 async fn signup_validates_every_field() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup").json(&json!({
-            "username": "a b", "email": "nope", "password": "short", "confirm_password": "short"
-        })),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["username", "email", "password"]);
-
-    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&json!({
-        "username": "ann", "email": "ann@example.com", "password": "s3cret-pass", "confirm_password": "other-pass"
-    }))).await;
-    assert_eq!(a.error_fields(), ["confirm_password"]);
-
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup").json(&json!({})),
-    )
-    .await;
-    assert_eq!(
-        a.error_fields(),
-        ["username", "email", "password", "confirm_password"]
-    );
-
-    // 73 bytes is refused, never truncated.
+    let t = Harness::new(routes()).await;
+    let every_field = vec!["username", "email", "password", "confirm_password"];
     let long = "p".repeat(73);
-    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&json!({
-        "username": "ann", "email": "ann@example.com", "password": long, "confirm_password": long
-    }))).await;
-    assert_eq!(a.error_fields(), ["password"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup").json(&json!({
-            "username": 5, "email": ["x"], "password": true, "confirm_password": null
-        })),
-    )
-    .await;
-    assert_eq!(
-        a.error_fields(),
-        ["username", "email", "password", "confirm_password"]
-    );
-
-    let count: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 0, "bad input changes nothing");
+    let cases = [
+        (
+            json!({"username": "a b", "email": "nope", "password": "short", "confirm_password": "short"}),
+            vec!["username", "email", "password"],
+        ),
+        (
+            json!({"username": "ann", "email": "ann@example.com", "password": "s3cret-pass", "confirm_password": "other-pass"}),
+            vec!["confirm_password"],
+        ),
+        (json!({}), every_field.clone()),
+        // 73 bytes is refused, never truncated.
+        (
+            json!({"username": "ann", "email": "ann@example.com", "password": long, "confirm_password": long}),
+            vec!["password"],
+        ),
+        (
+            json!({"username": 5, "email": ["x"], "password": true, "confirm_password": null}),
+            every_field,
+        ),
+    ];
+    assert_refused(&t, SIGNUP, &cases).await;
+    assert_eq!(users(&t.db).await, 0, "bad input changes nothing");
 }
 
 #[tokio::test]
 async fn malformed_bodies_are_client_errors() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
+    let t = Harness::new(routes()).await;
     for body in [
         "{",
         "[]",
@@ -161,87 +157,57 @@ async fn malformed_bodies_are_client_errors() {
         "null",
         "{\"username\": \"a\"} trailing",
     ] {
-        let a = call(
-            &state,
-            Event::new("POST", "/api/auth/signup")
-                .header("content-type", "application/json")
-                .raw_body(body),
-        )
-        .await;
+        let a = t.call(Event::new("POST", SIGNUP).raw_json(body)).await;
         a.problem(400);
     }
-    let a = call(&state, Event::new("POST", "/api/auth/login")).await;
-    a.problem(400);
+    t.call(Event::new("POST", LOGIN)).await.problem(400);
     // No content-type is read as JSON.
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup")
-            .raw_body(&signup_body("ann", "ann@example.com").to_string()),
-    )
-    .await;
+    let untyped = signup_body("ann", "ann@example.com").to_string();
+    let a = t.call(Event::new("POST", SIGNUP).raw_body(&untyped)).await;
     assert_eq!(a.status, 201, "{}", a.body);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/signup")
-            .header("content-type", "text/plain")
-            .raw_body("{}"),
-    )
-    .await;
-    a.problem(415);
+    let text = Event::new("POST", SIGNUP)
+        .header("content-type", "text/plain")
+        .raw_body("{}");
+    t.call(text).await.problem(415);
     let big = json!({"username": "x".repeat(70 * 1024)});
-    let a = call(&state, Event::new("POST", "/api/auth/signup").json(&big)).await;
-    a.problem(413);
+    t.call(post(SIGNUP, &big)).await.problem(413);
 }
 
 #[tokio::test]
 async fn duplicates_conflict_ignoring_case() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    assert_eq!(signup(&state, "ann", "ann@example.com").await.status, 201);
-    let a = signup(&state, "bob", "ANN@example.com").await;
+    let t = Harness::new(routes()).await;
+    assert_eq!(t.call(signup("ann", "ann@example.com")).await.status, 201);
+    let a = t.call(signup("bob", "ANN@example.com")).await;
     assert!(a.problem(409)["detail"].as_str().unwrap().contains("email"));
-    let a = signup(&state, "ANN", "other@example.com").await;
-    assert!(
-        a.problem(409)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("username")
-    );
+    let a = t.call(signup("ANN", "other@example.com")).await;
+    let detail = a.problem(409)["detail"].as_str().unwrap();
+    assert!(detail.contains("username"), "{detail}");
 }
 
 #[tokio::test]
 async fn simultaneous_signups_give_one_account() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
+    let t = Harness::new(routes()).await;
     let (a, b) = tokio::join!(
-        signup(&state, "racer1", "race@example.com"),
-        signup(&state, "racer2", "race@example.com"),
+        t.call(signup("racer1", "race@example.com")),
+        t.call(signup("racer2", "race@example.com")),
     );
     let mut statuses = [a.status, b.status];
     statuses.sort();
     assert_eq!(statuses, [201, 409], "{} / {}", a.body, b.body);
-    let count: i64 = db
-        .client()
-        .await
-        .query_one("SELECT count(*) FROM users", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 1);
+    assert_eq!(users(&t.db).await, 1);
 }
 
 #[tokio::test]
 async fn login_by_username_or_email() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let created = signup(&state, "Ann", "ann@example.com").await;
+    let t = Harness::new(routes()).await;
+    let created = t.call(signup("Ann", "ann@example.com")).await;
     let id = created.body["user"]["id"].clone();
     for body in [
         json!({"username": "ann", "password": "s3cret-pass"}),
         json!({"username": "ANN@example.com", "password": "s3cret-pass"}),
         json!({"email": "Ann@Example.com", "password": "s3cret-pass"}),
     ] {
-        let a = call(&state, Event::new("POST", "/api/auth/login").json(&body)).await;
+        let a = t.call(post(LOGIN, &body)).await;
         assert_eq!(a.status, 200, "{body}: {}", a.body);
         assert_eq!(a.body["user"]["id"], id);
         assert_eq!(a.body["token_type"], "bearer");
@@ -251,45 +217,26 @@ async fn login_by_username_or_email() {
 
 #[tokio::test]
 async fn login_needs_an_identifier_and_a_password() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/login").json(&json!({"password": "s3cret-pass"})),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["username"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/login").json(&json!({"username": "ann"})),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["password"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/login").json(&json!({"username": 1, "password": 2})),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["username", "password"]);
+    let t = Harness::new(routes()).await;
+    let cases = [
+        (json!({"password": "s3cret-pass"}), vec!["username"]),
+        (json!({"username": "ann"}), vec!["password"]),
+        (
+            json!({"username": 1, "password": 2}),
+            vec!["username", "password"],
+        ),
+    ];
+    assert_refused(&t, LOGIN, &cases).await;
 }
 
 #[tokio::test]
 async fn bad_credentials_look_the_same_either_way() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    signup(&state, "ann", "ann@example.com").await;
-    let wrong = call(
-        &state,
-        Event::new("POST", "/api/auth/login")
-            .json(&json!({"username": "ann", "password": "wrong-pass"})),
-    )
-    .await;
-    let unknown = call(
-        &state,
-        Event::new("POST", "/api/auth/login")
-            .json(&json!({"username": "nobody", "password": "wrong-pass"})),
-    )
-    .await;
+    let t = Harness::new(routes()).await;
+    t.call(signup("ann", "ann@example.com")).await;
+    let wrong = json!({"username": "ann", "password": "wrong-pass"});
+    let wrong = t.call(post(LOGIN, &wrong)).await;
+    let unknown = json!({"username": "nobody", "password": "wrong-pass"});
+    let unknown = t.call(post(LOGIN, &unknown)).await;
     for a in [&wrong, &unknown] {
         a.problem(401);
         assert_eq!(a.header("www-authenticate"), Some("Bearer"));
@@ -299,22 +246,14 @@ async fn bad_credentials_look_the_same_either_way() {
     // query or bcrypt.
     let long = format!("{}@example.com", "é".repeat(243));
     for (field, identifier) in [("username", "ann\u{0}"), ("email", long.as_str())] {
-        let a = call(
-            &state,
-            Event::new("POST", "/api/auth/login")
-                .json(&json!({field: identifier, "password": "wrong-pass"})),
-        )
-        .await;
+        let body = json!({field: identifier, "password": "wrong-pass"});
+        let a = t.call(post(LOGIN, &body)).await;
         a.problem(400);
         assert_eq!(a.error_fields(), [field]);
     }
     // 254 characters (more bytes) is still an identifier.
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/login")
-            .json(&json!({"email": &long[2..], "password": "wrong-pass"})),
-    )
-    .await;
+    let body = json!({"email": &long[2..], "password": "wrong-pass"});
+    let a = t.call(post(LOGIN, &body)).await;
     assert_eq!(a.body, wrong.body);
 }
 
@@ -322,27 +261,22 @@ async fn bad_credentials_look_the_same_either_way() {
 /// account must not answer measurably faster than a wrong password.
 #[tokio::test]
 async fn login_timing_does_not_reveal_accounts() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    signup(&state, "ann", "ann@example.com").await;
-    async fn median(state: &AuthState, username: &str) -> Duration {
+    let t = Harness::new(routes()).await;
+    t.call(signup("ann", "ann@example.com")).await;
+    async fn median(t: &Harness<AuthState>, username: &str) -> Duration {
         let mut times = Vec::new();
         for _ in 0..7 {
+            let body = json!({"username": username, "password": "wrong-pass"});
             let started = Instant::now();
-            let a = call(
-                state,
-                Event::new("POST", "/api/auth/login")
-                    .json(&json!({"username": username, "password": "wrong-pass"})),
-            )
-            .await;
+            let a = t.call(post(LOGIN, &body)).await;
             times.push(started.elapsed());
             assert_eq!(a.status, 401);
         }
         times.sort();
         times[3]
     }
-    let wrong = median(&state, "ann").await;
-    let unknown = median(&state, "nobody").await;
+    let wrong = median(&t, "ann").await;
+    let unknown = median(&t, "nobody").await;
     testkit::note(&format!(
         "login timing: wrong password {wrong:?}, unknown user {unknown:?}"
     ));
@@ -356,156 +290,106 @@ async fn login_timing_does_not_reveal_accounts() {
 
 #[tokio::test]
 async fn register_returns_the_user_and_refuses_duplicates_as_400() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/register").json(
-            &json!({"email": "bob@example.com", "username": "bob", "password": "s3cret-pass"}),
-        ),
-    )
-    .await;
+    let t = Harness::new(routes()).await;
+    let bob = json!({"email": "bob@example.com", "username": "bob", "password": "s3cret-pass"});
+    let a = t.call(post(REGISTER, &bob)).await;
     assert_eq!(a.status, 201, "{}", a.body);
     assert_eq!(a.body["username"], "bob");
     assert!(a.body.get("access_token").is_none() && a.body.get("password_hash").is_none());
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/register").json(
-            &json!({"email": "BOB@example.com", "username": "bob2", "password": "s3cret-pass"}),
+    let cases = [
+        (
+            json!({"email": "BOB@example.com", "username": "bob2", "password": "s3cret-pass"}),
+            vec!["email"],
         ),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["email"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/register")
-            .json(&json!({"email": "x@example.com", "username": "Bob", "password": "s3cret-pass"})),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["username"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/register")
-            .json(&json!({"email": "x@example.com", "username": "x"})),
-    )
-    .await;
-    assert_eq!(a.error_fields(), ["username", "password"]);
+        (
+            json!({"email": "x@example.com", "username": "Bob", "password": "s3cret-pass"}),
+            vec!["username"],
+        ),
+        (
+            json!({"email": "x@example.com", "username": "x"}),
+            vec!["username", "password"],
+        ),
+    ];
+    assert_refused(&t, REGISTER, &cases).await;
 }
 
 #[tokio::test]
 async fn token_route_is_an_oauth2_password_grant() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let id = signup(&state, "ann", "ann@example.com").await.body["user"]["id"].clone();
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/token").form(&[
+    let t = Harness::new(routes()).await;
+    let signed_up = t.call(signup("ann", "ann@example.com")).await;
+    let id = signed_up.body["user"]["id"].clone();
+    let a = t
+        .call(grant_form(&[
             ("grant_type", "password"),
             ("username", "ann"),
             ("password", "s3cret-pass"),
             ("scope", "anything"),
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.body["token_type"], "bearer");
     assert_eq!(a.body["expires_in"], 1800);
     assert_eq!(claims(a.body["access_token"].as_str().unwrap())["sub"], id);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/token")
-            .form(&[("username", "ann@example.com"), ("password", "s3cret-pass")]),
-    )
-    .await;
-    assert_eq!(a.status, 200);
+    let by_email = [("username", "ann@example.com"), ("password", "s3cret-pass")];
+    assert_eq!(t.call(grant_form(&by_email)).await.status, 200);
 
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/token").form(&[
+    let a = t
+        .call(grant_form(&[
             ("grant_type", "client_credentials"),
             ("username", "ann"),
             ("password", "s3cret-pass"),
-        ]),
-    )
-    .await;
+        ]))
+        .await;
     assert_eq!(a.error_fields(), ["grant_type"]);
-    let a = call(&state, Event::new("POST", "/api/v1/auth/token").form(&[])).await;
+    let a = t.call(grant_form(&[])).await;
     assert_eq!(a.error_fields(), ["username", "password"]);
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/token")
-            .form(&[("username", "ann"), ("password", "nope-nope")]),
-    )
-    .await;
+    let wrong = [("username", "ann"), ("password", "nope-nope")];
+    let a = t.call(grant_form(&wrong)).await;
     a.problem(401);
     assert_eq!(a.header("www-authenticate"), Some("Bearer"));
-    let a = call(
-        &state,
-        Event::new("POST", "/api/v1/auth/token").json(&json!({"username": "ann"})),
-    )
-    .await;
-    a.problem(415);
+    let as_json = post(TOKEN, &json!({"username": "ann"}));
+    t.call(as_json).await.problem(415);
 }
 
 #[tokio::test]
 async fn unknown_routes_methods_and_request_ids() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let a = call(&state, Event::new("GET", "/api/auth/login")).await;
+    let t = Harness::new(routes()).await;
+    let a = t.call(Event::new("GET", LOGIN)).await;
     a.problem(405);
     assert_eq!(a.header("allow"), Some("POST"));
-    let a = call(&state, Event::new("POST", "/api/auth/nothing")).await;
+    let a = t.call(Event::new("POST", "/api/auth/nothing")).await;
     a.problem(404);
     assert!(a.header("x-request-id").is_some_and(|id| !id.is_empty()));
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/nothing").header("x-request-id", "client-id-1"),
-    )
-    .await;
+    let theirs = Event::new("POST", "/api/auth/nothing").header("x-request-id", "client-id-1");
+    let a = t.call(theirs).await;
     assert_eq!(a.header("x-request-id"), Some("client-id-1"));
 }
 
 #[tokio::test]
 async fn an_unreachable_database_is_a_503_not_a_hang() {
-    let db = TestDb::new().await;
-    let mut config = db.config();
-    // Nothing listens on port 1.
-    config.database.url = shared::config::Secret::new(
-        "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2",
+    let t = Harness::configured(routes(), TestDb::unreachable_config).await;
+    let login = post(
+        LOGIN,
+        &json!({"username": "ann", "password": "s3cret-pass"}),
     );
-    let state = AuthState::new(&config).await.unwrap();
-    let started = Instant::now();
-    let a = call(
-        &state,
-        Event::new("POST", "/api/auth/login")
-            .json(&json!({"username": "ann", "password": "s3cret-pass"})),
-    )
-    .await;
-    a.problem(503);
-    assert!(a.header("retry-after").is_some());
-    assert!(started.elapsed() < Duration::from_secs(9));
+    let a = within(Duration::from_secs(9), t.call(login)).await;
+    a.retry_later(503);
     assert!(!a.body.to_string().contains("127.0.0.1"));
-}
-
-#[test]
-fn routes_match_the_table() {
-    testkit::routes::assert_table("auth", &routes());
 }
 
 #[tokio::test]
 async fn signup_is_one_round_trip_and_a_login_at_most_two() {
-    let db = TestDb::new().await;
-    let trips = testkit::RoundTrips::proxy(&db).await;
-    let state: AuthState = trips.state(&db).await;
-    let (n, a) = trips.of(signup(&state, "ann", "ann@example.com")).await;
+    let (t, trips) = Harness::counted(routes()).await;
+    let (n, a) = trips.of(t.call(signup("ann", "ann@example.com"))).await;
     assert_eq!((a.status, n), (201, 1));
-    let login = Event::new("POST", "/api/auth/login")
-        .json(&json!({"username": "ann", "password": "s3cret-pass"}));
-    let (n, a) = trips.of(call(&state, login)).await;
+    let login = post(
+        LOGIN,
+        &json!({"username": "ann", "password": "s3cret-pass"}),
+    );
+    let (n, a) = trips.of(t.call(login)).await;
     assert_eq!((a.status, n), (200, 2), "and one to take the count back");
-    let wrong = Event::new("POST", "/api/auth/login")
-        .json(&json!({"username": "ann", "password": "wrong-pass"}));
-    let (n, a) = trips.of(call(&state, wrong)).await;
+    let wrong = post(LOGIN, &json!({"username": "ann", "password": "wrong-pass"}));
+    let (n, a) = trips.of(t.call(wrong)).await;
     assert_eq!(
         (a.status, n),
         (401, 1),
@@ -517,18 +401,12 @@ async fn signup_is_one_round_trip_and_a_login_at_most_two() {
 /// type, errors included.
 #[tokio::test]
 async fn token_answers_are_never_cached() {
-    let db = TestDb::new().await;
-    let state: AuthState = db.state().await;
-    let signed_up = signup(&state, "ann", "ann@example.com").await;
+    let t = Harness::new(routes()).await;
+    let signed_up = t.call(signup("ann", "ann@example.com")).await;
     let credentials = json!({"username": "ann", "password": "s3cret-pass"});
-    let logged_in = call(
-        &state,
-        Event::new("POST", "/api/auth/login").json(&credentials),
-    )
-    .await;
-    let grant = Event::new("POST", "/api/v1/auth/token")
-        .form(&[("username", "ann"), ("password", "s3cret-pass")]);
-    let granted = call(&state, grant).await;
+    let logged_in = t.call(post(LOGIN, &credentials)).await;
+    let grant = grant_form(&[("username", "ann"), ("password", "s3cret-pass")]);
+    let granted = t.call(grant).await;
     for (a, status) in [(&signed_up, 201), (&logged_in, 200), (&granted, 200)] {
         assert!(a.body["access_token"].is_string(), "{}", a.body);
         assert_eq!(a.status, status);
@@ -536,7 +414,7 @@ async fn token_answers_are_never_cached() {
         assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
     }
     let wrong = json!({"username": "ann", "password": "wrong-pass"});
-    let refused = call(&state, Event::new("POST", "/api/auth/login").json(&wrong)).await;
+    let refused = t.call(post(LOGIN, &wrong)).await;
     refused.problem(401);
     assert_eq!(refused.header("x-content-type-options"), Some("nosniff"));
 }
@@ -545,23 +423,21 @@ async fn token_answers_are_never_cached() {
 /// then), so no account keeps a cheaper hash than the dummy one unknown names cost.
 #[tokio::test]
 async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
-    let db = TestDb::new().await;
-    let cheap: AuthState = db.state().await;
-    signup(&cheap, "ann", "ann@example.com").await;
+    let cheap = Harness::new(routes()).await;
+    cheap.call(signup("ann", "ann@example.com")).await;
     let stored = async || -> String {
-        db.client()
+        cheap
+            .db
+            .scalar("SELECT password_hash FROM users", &[])
             .await
-            .query_one("SELECT password_hash FROM users", &[])
-            .await
-            .unwrap()
-            .get(0)
     };
     assert!(stored().await.starts_with("$2b$10$"));
-    let mut config = db.config();
+    let mut config = cheap.db.config();
     config.auth.bcrypt_cost = 11;
     let dearer = AuthState::new(&config).await.unwrap();
     let wrong = json!({"username": "ann", "password": "wrong-pass"});
-    call(&dearer, Event::new("POST", "/api/auth/login").json(&wrong))
+    cheap
+        .call_on(&dearer, post(LOGIN, &wrong))
         .await
         .problem(401);
     assert!(
@@ -569,33 +445,29 @@ async fn a_hash_of_another_cost_is_replaced_at_the_next_login() {
         "not on a failed login"
     );
     let right = json!({"username": "ann", "password": "s3cret-pass"});
-    let a = call(&dearer, Event::new("POST", "/api/auth/login").json(&right)).await;
+    let a = cheap.call_on(&dearer, post(LOGIN, &right)).await;
     assert_eq!(a.status, 200);
     assert!(stored().await.starts_with("$2b$11$"));
     // Both costs keep working for the same password.
-    for state in [&dearer, &cheap] {
-        let a = call(state, Event::new("POST", "/api/auth/login").json(&right)).await;
+    for state in [&dearer, &cheap.state] {
+        let a = cheap.call_on(state, post(LOGIN, &right)).await;
         assert_eq!(a.status, 200);
     }
 }
 
-/// A state whose throttle allows `max` failures a minute per (account, address) and
-/// `per_address` per address, on a pool of `pool`.
-async fn throttled(db: &TestDb, max: u32, pool: usize) -> AuthState {
-    throttled_on(db.config(), max, 100, pool).await
-}
-
-async fn throttled_on(
-    mut config: shared::config::Config,
-    max: u32,
-    per_address: u32,
-    pool: usize,
-) -> AuthState {
+/// `config` with a throttle that allows `max` failures a minute per (account, address)
+/// and `per_address` per address, on a pool of `pool`.
+fn throttled(mut config: Config, max: u32, per_address: u32, pool: usize) -> Config {
     config.auth.throttle.max_failures = max;
     config.auth.throttle.max_address_failures = per_address;
     config.auth.throttle.window = Duration::from_secs(60);
     config.database.pool_max_size = pool;
-    AuthState::new(&config).await.unwrap()
+    config
+}
+
+/// The throttle most tests below use: 3 failures a minute per (account, address).
+async fn three_a_minute() -> Harness<AuthState> {
+    Harness::configured(routes(), |db| throttled(db.config(), 3, 100, 2)).await
 }
 
 /// The attacker's address in these tests; the owner's is another.
@@ -607,15 +479,18 @@ fn login(username: &str, password: &str) -> Event {
 }
 
 fn login_from(address: &str, username: &str, password: &str) -> Event {
-    Event::new("POST", "/api/auth/login")
-        .json(&json!({"username": username, "password": password}))
-        .source_ip(address)
+    post(LOGIN, &json!({"username": username, "password": password})).source_ip(address)
 }
 
 fn grant(username: &str, password: &str) -> Event {
-    Event::new("POST", "/api/v1/auth/token")
-        .form(&[("username", username), ("password", password)])
-        .source_ip(ATTACKER)
+    grant_form(&[("username", username), ("password", password)]).source_ip(ATTACKER)
+}
+
+/// `times` wrong guesses at `username`'s password from the attacker: each a 401.
+async fn guess_wrong(t: &Harness<AuthState>, username: &str, times: usize) {
+    for _ in 0..times {
+        t.call(login(username, "wrong-pass")).await.problem(401);
+    }
 }
 
 fn assert_throttled(a: &Answer, window: u64) {
@@ -631,8 +506,7 @@ fn assert_throttled(a: &Answer, window: u64) {
 /// address, logs in all the while; a header the client writes changes nothing.
 #[tokio::test]
 async fn failures_are_throttled_per_account_and_address() {
-    let db = TestDb::new().await;
-    throttles_per_account_and_address(throttled(&db, 3, 2).await).await;
+    throttles_per_account_and_address(three_a_minute().await).await;
 }
 
 /// The same through PgBouncer in transaction mode (Neon's pooled endpoint), where each
@@ -640,63 +514,58 @@ async fn failures_are_throttled_per_account_and_address() {
 /// failures keep nothing in a session.
 #[tokio::test]
 async fn failures_are_throttled_per_account_and_address_through_pgbouncer() {
-    let db = TestDb::new().await;
-    throttles_per_account_and_address(throttled_on(db.pooled_config(), 3, 100, 2).await).await;
+    let t = Harness::configured(routes(), |db| throttled(db.pooled_config(), 3, 100, 2)).await;
+    throttles_per_account_and_address(t).await;
 }
 
-async fn throttles_per_account_and_address(state: AuthState) {
-    signup(&state, "ann", "ann@example.com").await;
-    call(&state, login("ann", "wrong-pass")).await.problem(401);
-    call(&state, grant("ANN@example.com", "wrong-pass"))
+async fn throttles_per_account_and_address(t: Harness<AuthState>) {
+    t.call(signup("ann", "ann@example.com")).await;
+    t.call(login("ann", "wrong-pass")).await.problem(401);
+    t.call(grant("ANN@example.com", "wrong-pass"))
         .await
         .problem(401);
-    call(&state, login("ann@example.com", "wrong-pass"))
+    t.call(login("ann@example.com", "wrong-pass"))
         .await
         .problem(401);
     for event in [login("ann", "s3cret-pass"), grant("ann", "s3cret-pass")] {
-        assert_throttled(&call(&state, event).await, 60);
+        assert_throttled(&t.call(event).await, 60);
     }
     // X-Forwarded-For is the client's to write: it is not the address.
     for forwarded in [OWNER, "10.1.2.3", "10.1.2.3, 203.0.113.9"] {
         let event = login("ann", "s3cret-pass").header("x-forwarded-for", forwarded);
-        assert_throttled(&call(&state, event).await, 60);
+        assert_throttled(&t.call(event).await, 60);
     }
     // The owner, from anywhere else, is not locked out.
-    let a = call(&state, login_from(OWNER, "ann", "s3cret-pass")).await;
+    let a = t.call(login_from(OWNER, "ann", "s3cret-pass")).await;
     assert_eq!(a.status, 200, "{}", a.body);
     // Unknown names: the same counting, the same answers.
-    for _ in 0..3 {
-        call(&state, login("ghost", "wrong-pass"))
-            .await
-            .problem(401);
-    }
-    assert_throttled(&call(&state, login("GHOST", "wrong-pass")).await, 60);
-    call(&state, login_from(OWNER, "ghost", "wrong-pass"))
+    guess_wrong(&t, "ghost", 3).await;
+    assert_throttled(&t.call(login("GHOST", "wrong-pass")).await, 60);
+    t.call(login_from(OWNER, "ghost", "wrong-pass"))
         .await
         .problem(401);
     // Another account from the same address is not affected.
-    signup(&state, "bob", "bob@example.com").await;
-    assert_eq!(call(&state, login("bob", "s3cret-pass")).await.status, 200);
+    t.call(signup("bob", "bob@example.com")).await;
+    assert_eq!(t.call(login("bob", "s3cret-pass")).await.status, 200);
 }
 
 /// Password spraying: past the per-address limit, every login from that address is a
 /// 429, whatever the account; other addresses go on.
 #[tokio::test]
 async fn one_address_spraying_many_accounts_is_throttled() {
-    let db = TestDb::new().await;
-    let state = throttled_on(db.config(), 10, 100, 2).await;
-    signup(&state, "ann", "ann@example.com").await;
+    let t = Harness::configured(routes(), |db| throttled(db.config(), 10, 100, 2)).await;
+    t.call(signup("ann", "ann@example.com")).await;
     for i in 0..100 {
-        let a = call(&state, login(&format!("user{i:03}"), "wrong-pass")).await;
+        let a = t.call(login(&format!("user{i:03}"), "wrong-pass")).await;
         a.problem(401);
     }
     for name in ["user100", "user101", "ann"] {
-        assert_throttled(&call(&state, login(name, "s3cret-pass")).await, 60);
+        assert_throttled(&t.call(login(name, "s3cret-pass")).await, 60);
     }
-    call(&state, login_from(OWNER, "user100", "wrong-pass"))
+    t.call(login_from(OWNER, "user100", "wrong-pass"))
         .await
         .problem(401);
-    let a = call(&state, login_from(OWNER, "ann", "s3cret-pass")).await;
+    let a = t.call(login_from(OWNER, "ann", "s3cret-pass")).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
 
@@ -704,27 +573,19 @@ async fn one_address_spraying_many_accounts_is_throttled() {
 /// address; what a client typed as an unknown name is never stored.
 #[tokio::test]
 async fn success_clears_its_count_and_identifiers_are_not_stored() {
-    let db = TestDb::new().await;
-    let state = throttled(&db, 3, 2).await;
-    signup(&state, "ann", "ann@example.com").await;
-    for _ in 0..2 {
-        call(&state, login("ann", "wrong-pass")).await.problem(401);
-    }
-    call(&state, login("hunter2-typed-here", "wrong-pass"))
+    let t = three_a_minute().await;
+    t.call(signup("ann", "ann@example.com")).await;
+    guess_wrong(&t, "ann", 2).await;
+    t.call(login("hunter2-typed-here", "wrong-pass"))
         .await
         .problem(401);
-    assert_eq!(call(&state, login("ann", "s3cret-pass")).await.status, 200);
-    let counts = async || -> Vec<(String, i32)> {
-        db.client()
-            .await
-            .query("SELECT key, failures FROM login_failures ORDER BY key", &[])
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| (row.get(0), row.get(1)))
-            .collect()
-    };
-    let rows = counts().await;
+    assert_eq!(t.call(login("ann", "s3cret-pass")).await.status, 200);
+    let client = t.db.client().await;
+    let rows = client
+        .query("SELECT key, failures FROM login_failures ORDER BY key", &[])
+        .await
+        .unwrap();
+    let rows: Vec<(String, i32)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0], (format!("address:{ATTACKER}"), 3), "3 failures");
     assert!(
@@ -733,24 +594,19 @@ async fn success_clears_its_count_and_identifiers_are_not_stored() {
     );
     assert!(!rows[1].0.contains("hunter2"), "{rows:?}");
     // The pair's count was cleared: three more guesses before a 429.
-    for _ in 0..3 {
-        call(&state, login("ann", "wrong-pass")).await.problem(401);
-    }
-    assert_throttled(&call(&state, login("ann", "wrong-pass")).await, 60);
+    guess_wrong(&t, "ann", 3).await;
+    assert_throttled(&t.call(login("ann", "wrong-pass")).await, 60);
 }
 
 /// An ended window starts a new one; windows that have ended are pruned as attempts
 /// come, at most ten per attempt.
 #[tokio::test]
 async fn old_windows_go_a_few_at_a_time() {
-    let db = TestDb::new().await;
-    let state = throttled(&db, 3, 2).await;
-    signup(&state, "ann", "ann@example.com").await;
-    for _ in 0..3 {
-        call(&state, login("ann", "wrong-pass")).await.problem(401);
-    }
-    call(&state, login("ann", "wrong-pass")).await.problem(429);
-    let client = db.client().await;
+    let t = three_a_minute().await;
+    t.call(signup("ann", "ann@example.com")).await;
+    guess_wrong(&t, "ann", 3).await;
+    t.call(login("ann", "wrong-pass")).await.problem(429);
+    let client = t.db.client().await;
     // Move the windows back past their end, and add stale ones: the next attempt
     // starts afresh and prunes ten of the others.
     client
@@ -762,7 +618,7 @@ async fn old_windows_go_a_few_at_a_time() {
         )
         .await
         .unwrap();
-    call(&state, login("ann", "wrong-pass")).await.problem(401);
+    t.call(login("ann", "wrong-pass")).await.problem(401);
     let stale =
         "SELECT count(*) FROM login_failures WHERE window_start < now() - interval '1 minute'";
     let left: i64 = client.query_one(stale, &[]).await.unwrap().get(0);
@@ -776,7 +632,7 @@ async fn old_windows_go_a_few_at_a_time() {
         .unwrap();
     assert_eq!(rows.len(), 2, "the pair and the address, in new windows");
     assert!(rows.iter().all(|row| row.get::<_, i32>(0) == 1));
-    call(&state, login("ann", "wrong-pass")).await.problem(401);
+    t.call(login("ann", "wrong-pass")).await.problem(401);
     let left: i64 = client.query_one(stale, &[]).await.unwrap().get(0);
     assert_eq!(left, 0);
 }
@@ -785,15 +641,18 @@ async fn old_windows_go_a_few_at_a_time() {
 /// password is checked exactly the limit's times; every other guess is a 429.
 #[tokio::test]
 async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
-    let db = TestDb::new().await;
+    let t = Harness::new(routes()).await;
     let limit = 10;
+    // Four instances of the function on the one database.
     let mut instances = Vec::new();
     for _ in 0..4 {
-        instances.push(throttled(&db, limit, 4).await);
+        let config = throttled(t.db.config(), limit, 100, 4);
+        instances.push(AuthState::new(&config).await.unwrap());
     }
-    signup(&instances[0], "ann", "ann@example.com").await;
+    t.call_on(&instances[0], signup("ann", "ann@example.com"))
+        .await;
     let guesses = (0..40).map(|i| {
-        call(
+        t.call_on(
             &instances[i % instances.len()],
             login("ann", &format!("wrong-{i:04}")),
         )
@@ -803,7 +662,8 @@ async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
     let throttled = answers.iter().filter(|a| a.status == 429).count();
     assert_eq!(checked + throttled, 40);
     assert_eq!(checked, limit as usize, "passwords checked");
-    let a = call(&instances[1], login_from(OWNER, "ann", "s3cret-pass")).await;
+    let owner = login_from(OWNER, "ann", "s3cret-pass");
+    let a = t.call_on(&instances[1], owner).await;
     assert_eq!(a.status, 200);
 }
 
@@ -812,25 +672,14 @@ async fn a_burst_of_guesses_gets_no_more_checks_than_the_limit() {
 /// owns), a signup a 504 (the account may have been created: signing up again says so).
 #[tokio::test]
 async fn logins_and_signups_answer_within_one_deadline_when_the_database_is_cut_off() {
-    let db = TestDb::new().await;
-    let bound = testkit::Partition::bound();
     for (event, status) in [
         (login_from(OWNER, "ann", "s3cret-pass"), 503),
-        (
-            Event::new("POST", "/api/auth/signup").json(&json!({
-                "username": "bob", "email": "bob@example.com",
-                "password": "s3cret-pass", "confirm_password": "s3cret-pass"})),
-            504,
-        ),
+        (signup("bob", "bob@example.com"), 504),
     ] {
-        let partition = testkit::Partition::proxy(&db).await;
-        let state: AuthState = partition.state(&db).await;
+        let (t, partition) = Harness::partitioned(routes()).await;
         partition.hold();
-        let started = Instant::now();
-        let a = call(&state, event).await;
-        a.problem(status);
-        assert!(a.header("retry-after").is_some());
-        assert!(started.elapsed() < bound, "{:?}", started.elapsed());
+        let a = within(Partition::bound(), t.call(event)).await;
+        a.retry_later(status);
         partition.heal();
     }
 }
