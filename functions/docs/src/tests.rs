@@ -1,25 +1,29 @@
 //! Handler tests: real API Gateway v2 events; health against a real Postgres.
 
 use super::routes;
-use shared::config::{HttpConfig, Secret};
+use shared::config::HttpConfig;
 use shared::{FunctionState, ServiceState};
 use std::io::Read;
-use testkit::{Answer, Event, TestDb};
+use testkit::{Answer, Event, Harness};
 
-async fn state(db: &TestDb) -> ServiceState {
-    db.state().await
+/// The routes are exactly this function's part of the workspace's one route table
+/// (testkit/tests/workspace.rs checks that table and that every function has this test).
+#[test]
+fn routes_match_the_table() {
+    testkit::routes::assert_table("docs", &routes());
 }
 
-async fn call(state: &ServiceState, event: Event) -> Answer {
-    testkit::call(state, &routes(), event).await
+/// Asserts that the header `name` of `a` names `item`.
+fn assert_names(a: &Answer, name: &str, item: &str) {
+    let value = a.header(name).unwrap_or_else(|| panic!("no {name}"));
+    assert!(value.contains(item), "{name}: {value}");
 }
 
 #[tokio::test]
 async fn swagger_ui_is_served_whole_and_gzipped() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
+    let t = Harness::new(routes()).await;
     let plain = routes()
-        .dispatch(&state, Event::new("GET", "/docs").request())
+        .dispatch(&t.state, Event::new("GET", "/docs").request())
         .await
         .unwrap();
     assert_eq!(plain.status(), 200);
@@ -32,7 +36,7 @@ async fn swagger_ui_is_served_whole_and_gzipped() {
     assert!(!html.contains("<script src=") && !html.contains("<link rel=\"stylesheet\""));
     let gz = routes()
         .dispatch(
-            &state,
+            &t.state,
             Event::new("GET", "/docs")
                 .header("accept-encoding", "br, gzip;q=0.8")
                 .request(),
@@ -52,9 +56,8 @@ async fn swagger_ui_is_served_whole_and_gzipped() {
 /// and cannot be framed; Chromium enforcing it is the browser test's part.
 #[tokio::test]
 async fn swagger_ui_has_a_content_security_policy() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
-    let a = call(&state, Event::new("GET", "/docs")).await;
+    let t = Harness::new(routes()).await;
+    let a = t.call(Event::new("GET", "/docs")).await;
     let csp = a.header("content-security-policy").expect("a CSP");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("connect-src 'self'") && csp.contains("default-src 'none'"));
@@ -65,9 +68,9 @@ async fn swagger_ui_has_a_content_security_policy() {
     assert!(!script_src.contains("unsafe"), "{script_src}");
     assert_eq!(script_src.matches("'sha256-").count(), 2, "{script_src}");
     assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
-    let spec = call(&state, Event::new("GET", "/openapi.json")).await;
+    let spec = t.call(Event::new("GET", "/openapi.json")).await;
     assert_eq!(spec.header("x-content-type-options"), Some("nosniff"));
-    let missing = call(&state, Event::new("GET", "/nowhere")).await;
+    let missing = t.call(Event::new("GET", "/nowhere")).await;
     for answer in [&a, &spec, &missing] {
         assert_eq!(
             answer.header("strict-transport-security"),
@@ -78,15 +81,14 @@ async fn swagger_ui_has_a_content_security_policy() {
 
 #[tokio::test]
 async fn the_spec_is_served_as_yaml_and_json() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
-    let yaml = call(&state, Event::new("GET", "/openapi.yaml")).await;
+    let t = Harness::new(routes()).await;
+    let yaml = t.call(Event::new("GET", "/openapi.yaml")).await;
     assert_eq!(
         (yaml.status, yaml.header("content-type")),
         (200, Some("application/yaml"))
     );
     assert!(yaml.body.as_str().unwrap().starts_with("openapi: 3.1"));
-    let json = call(&state, Event::new("GET", "/openapi.json")).await;
+    let json = t.call(Event::new("GET", "/openapi.json")).await;
     assert_eq!(
         (json.status, json.header("content-type")),
         (200, Some("application/json"))
@@ -97,9 +99,8 @@ async fn the_spec_is_served_as_yaml_and_json() {
 
 #[tokio::test]
 async fn health_reports_the_database() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
-    let a = call(&state, Event::new("GET", "/api/health")).await;
+    let t = Harness::new(routes()).await;
+    let a = t.call(Event::new("GET", "/api/health")).await;
     assert_eq!(a.status, 200);
     assert_eq!(
         a.body,
@@ -107,80 +108,48 @@ async fn health_reports_the_database() {
     );
     assert!(a.header("x-request-id").is_some());
 
-    let mut config = db.config();
-    config.database.url =
-        Secret::new("postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2");
-    let down = ServiceState::new(&config).await.unwrap();
-    let a = call(&down, Event::new("GET", "/api/health")).await;
+    let down = ServiceState::new(&t.db.unreachable_config()).await.unwrap();
+    let a = t.call_on(&down, Event::new("GET", "/api/health")).await;
     a.problem(503);
     assert_eq!(a.header("retry-after"), Some("5"));
 }
 
 #[tokio::test]
 async fn other_methods_and_paths() {
-    let db = TestDb::new().await;
-    let state = state(&db).await;
-    let a = call(&state, Event::new("POST", "/docs")).await;
+    let t = Harness::new(routes()).await;
+    let a = t.call(Event::new("POST", "/docs")).await;
     a.problem(405);
     assert_eq!(a.header("allow"), Some("GET"));
-    call(&state, Event::new("GET", "/docs/missing.js"))
+    t.call(Event::new("GET", "/docs/missing.js"))
         .await
         .problem(404);
 }
 
 #[tokio::test]
 async fn cors_preflight_and_headers_when_configured() {
-    let db = TestDb::new().await;
-    let mut config = db.config();
-    config.http = HttpConfig {
-        cors_allow_origins: vec!["http://localhost:5173".into()],
-    };
-    let state = ServiceState::new(&config).await.unwrap();
-    let a = call(
-        &state,
-        Event::new("OPTIONS", "/api/health")
-            .header("origin", "http://localhost:5173")
-            .header("access-control-request-method", "GET"),
-    )
+    let t = Harness::configured(routes(), |db| {
+        let mut config = db.config();
+        config.http = HttpConfig {
+            cors_allow_origins: vec!["http://localhost:5173".into()],
+        };
+        config
+    })
     .await;
+    let local = "http://localhost:5173";
+    let preflight = Event::new("OPTIONS", "/api/health")
+        .header("origin", local)
+        .header("access-control-request-method", "GET");
+    let a = t.call(preflight).await;
     assert_eq!(a.status, 204);
-    assert_eq!(
-        a.header("access-control-allow-origin"),
-        Some("http://localhost:5173")
-    );
-    assert!(
-        a.header("access-control-allow-methods")
-            .unwrap()
-            .contains("PATCH")
-    );
-    assert!(
-        a.header("access-control-allow-headers")
-            .unwrap()
-            .contains("authorization")
-    );
-    let a = call(
-        &state,
-        Event::new("GET", "/api/health").header("origin", "http://localhost:5173"),
-    )
-    .await;
-    assert_eq!(
-        a.header("access-control-allow-origin"),
-        Some("http://localhost:5173")
-    );
-    assert!(
-        a.header("access-control-expose-headers")
-            .unwrap()
-            .contains("x-request-id")
-    );
-    let a = call(
-        &state,
-        Event::new("GET", "/api/health").header("origin", "https://evil.example"),
-    )
-    .await;
+    assert_eq!(a.header("access-control-allow-origin"), Some(local));
+    assert_names(&a, "access-control-allow-methods", "PATCH");
+    assert_names(&a, "access-control-allow-headers", "authorization");
+    let a = t
+        .call(Event::new("GET", "/api/health").header("origin", local))
+        .await;
+    assert_eq!(a.header("access-control-allow-origin"), Some(local));
+    assert_names(&a, "access-control-expose-headers", "x-request-id");
+    let elsewhere = Event::new("GET", "/api/health").header("origin", "https://evil.example");
+    let a = t.call(elsewhere).await;
     assert_eq!(a.header("access-control-allow-origin"), None);
-}
-
-#[test]
-fn routes_match_the_table() {
-    testkit::routes::assert_table("docs", &routes());
 }
