@@ -124,24 +124,24 @@ async fn tls_with_channel_binding_against_a_private_ca() {
     assert!(encrypted, "the session is encrypted");
 }
 
+/// Why connecting to the TLS cluster with `query` fails (it must).
+async fn refusal(query: &str) -> String {
+    let error = tls_database(query).ping().await.expect_err("refused");
+    chain(&error)
+}
+
 #[tokio::test]
 async fn a_certificate_from_an_unknown_ca_is_refused() {
     // The compiled-in Mozilla roots do not know the test CA.
-    let err = tls_database("sslmode=require&sslrootcert=system")
-        .ping()
-        .await
-        .expect_err("refused");
-    assert!(chain(&err).contains("UnknownIssuer"), "{}", chain(&err));
+    let why = refusal("sslmode=require&sslrootcert=system").await;
+    assert!(why.contains("UnknownIssuer"), "{why}");
 }
 
 #[tokio::test]
 async fn the_server_refuses_a_connection_without_tls() {
     // Proves the cluster above really demands TLS, so the tests above mean something.
-    let err = tls_database("sslmode=disable")
-        .ping()
-        .await
-        .expect_err("refused");
-    assert!(chain(&err).contains("no encryption"), "{}", chain(&err));
+    let why = refusal("sslmode=disable").await;
+    assert!(why.contains("no encryption"), "{why}");
 }
 
 /// The same through PgBouncer in transaction mode (Neon's pooled endpoint): the
@@ -324,11 +324,7 @@ async fn a_failing_migration_stops_the_cold_start() {
     use shared::{FunctionState, TaskState};
     let db = TestDb::empty().await;
     // Something in the way of 0001_create_users.
-    db.client()
-        .await
-        .batch_execute("CREATE TABLE users (x int)")
-        .await
-        .unwrap();
+    db.execute("CREATE TABLE users (x int)").await;
     let Err(error) = TaskState::new(&config_for(&db, true)).await else {
         panic!("the state must not build");
     };
@@ -396,6 +392,20 @@ async fn a_migration_does_not_wait_long_for_a_lock() {
     assert_eq!(run(&mut client).await.unwrap().len(), MIGRATIONS.len());
 }
 
+/// The plan PostgreSQL chooses for `sql` with `params`, as EXPLAIN prints it.
+async fn plan(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> String {
+    let rows = client
+        .query(&format!("EXPLAIN {sql}"), params)
+        .await
+        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
+    let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+    lines.join("\n")
+}
+
 /// The writes that prune as they go (expired events, expired idempotency keys) do it
 /// through the `created_at` index, also on a young table without statistics, where the
 /// planner expects a third of the rows to have expired: pruning must not read every
@@ -405,20 +415,18 @@ async fn pruning_reads_the_created_at_index_not_the_table() {
     use tokio_postgres::types::{ToSql, Type};
 
     let db = TestDb::new().await;
-    let client = db.client().await;
     // Fresh rows only (nothing has expired) and no ANALYZE: the worst case for a plan.
-    client
-        .batch_execute(
-            "INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload) \
-                SELECT gen_random_uuid(), 'task', g::text, 'todo.task.created', '{}' \
-                FROM generate_series(1, 5000) g; \
-             INSERT INTO idempotency_keys \
-                (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
-                SELECT 'someone', g::text, 'f', gen_random_uuid(), 't', NULL, false, now() \
-                FROM generate_series(1, 5000) g;",
-        )
-        .await
-        .unwrap();
+    db.execute(
+        "INSERT INTO task_events (id, aggregatetype, aggregateid, type, payload) \
+            SELECT gen_random_uuid(), 'task', g::text, 'todo.task.created', '{}' \
+            FROM generate_series(1, 5000) g; \
+         INSERT INTO idempotency_keys \
+            (user_id, key, fingerprint, task_id, title, description, completed, created_at) \
+            SELECT 'someone', g::text, 'f', gen_random_uuid(), 't', NULL, false, now() \
+            FROM generate_series(1, 5000) g;",
+    )
+    .await;
+    let client = db.client().await;
     let pruning: Vec<_> = shared::db::tasks::STATEMENTS
         .iter()
         .filter(|(_, sql)| {
@@ -455,14 +463,7 @@ async fn pruning_reads_the_created_at_index_not_the_table() {
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
-        let plan: Vec<String> = client
-            .query(&explain, &refs)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect();
-        let plan = plan.join("\n");
+        let plan = plan(&client, sql, &refs).await;
         for table in ["task_events", "idempotency_keys"] {
             assert!(
                 !plan.contains(&format!("Seq Scan on {table}")),
@@ -480,30 +481,19 @@ async fn pruning_reads_the_created_at_index_not_the_table() {
 #[tokio::test]
 async fn login_pruning_reads_the_window_index_not_the_table() {
     let db = TestDb::new().await;
-    let client = db.client().await;
-    client
-        .batch_execute(
-            "INSERT INTO login_failures (key, failures, window_start) \
-                SELECT 'address:10.0.' || (g / 256) || '.' || (g % 256), 1, now() \
-                FROM generate_series(1, 5000) g",
-        )
-        .await
-        .unwrap();
+    db.execute(
+        "INSERT INTO login_failures (key, failures, window_start) \
+            SELECT 'address:10.0.' || (g / 256) || '.' || (g % 256), 1, now() \
+            FROM generate_series(1, 5000) g",
+    )
+    .await;
     let (_, reserve) = shared::db::logins::STATEMENTS
         .iter()
         .find(|(name, _)| *name == "RESERVE")
         .unwrap();
-    let plan: Vec<String> = client
-        .query(
-            &format!("EXPLAIN {reserve}"),
-            &[&"ann", &"192.0.2.1", &900.0_f64, &10_i32, &100_i32],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
-    let plan = plan.join("\n");
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
+        [&"ann", &"192.0.2.1", &900.0_f64, &10_i32, &100_i32];
+    let plan = plan(&db.client().await, reserve, &params).await;
     assert!(!plan.contains("Seq Scan on login_failures"), "{plan}");
     assert!(plan.contains("login_failures_window_idx"), "{plan}");
     assert!(plan.contains("Tid Scan"), "{plan}");

@@ -224,6 +224,16 @@ impl TestDb {
             .collect()
     }
 
+    /// Runs `sql`, one statement or several, on a connection of its own (to set up what
+    /// a test needs in the database).
+    pub async fn execute(&self, sql: &str) {
+        self.client()
+            .await
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// The first column of the one row `sql` returns: a count, a flag, a stored value.
     pub async fn scalar<T>(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> T
     where
