@@ -53,17 +53,25 @@ impl<S: FunctionState> Harness<S> {
 
     /// Runs `event` through the function's routes the way the Lambda runtime would.
     pub async fn call(&self, event: Event) -> Answer {
-        crate::call(&self.state, &self.routes, event).await
+        self.call_on(&self.state, event).await
     }
 
     /// Runs `event` through the function's routes on another state of it (another
     /// instance, other settings), on the same database or not.
     pub async fn call_on(&self, state: &S, event: Event) -> Answer {
-        crate::call(state, &self.routes, event).await
+        Answer::from(shared::http::handle(state, &self.routes, event.request()).await)
     }
 
     /// Inserts a task for `owner` through the data layer, as a create would.
     pub async fn seed(&self, owner: &str, title: &str) -> shared::db::tasks::Task {
-        crate::seed_task(self.state.db(), owner, title).await
+        let owner = shared::model::Subject::parse(owner).expect("a valid subject");
+        let changes = shared::model::TaskChanges {
+            title: shared::model::Title::parse(title).expect("a valid title"),
+            description: None,
+            completed: false,
+        };
+        shared::db::tasks::create(self.state.db(), &owner, &changes)
+            .await
+            .expect("task inserted")
     }
 }

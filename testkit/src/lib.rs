@@ -30,8 +30,6 @@ pub use harness::Harness;
 pub use partition::Partition;
 pub use round_trips::RoundTrips;
 
-use shared::db::Database;
-use shared::http::{Edge, Router};
 use std::io::Write;
 
 pub const TEST_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
@@ -54,19 +52,6 @@ pub fn token(sub: &str) -> String {
         .access_token
 }
 
-/// Inserts a task for `owner` through the data layer.
-pub async fn seed_task(db: &Database, owner: &str, title: &str) -> shared::db::tasks::Task {
-    let owner = shared::model::Subject::parse(owner).expect("a valid subject");
-    let changes = shared::model::TaskChanges {
-        title: shared::model::Title::parse(title).expect("a valid title"),
-        description: None,
-        completed: false,
-    };
-    shared::db::tasks::create(db, &owner, &changes)
-        .await
-        .expect("task inserted")
-}
-
 /// Awaits `work`, asserting that it took less than `bound`; its output.
 pub async fn within<T>(
     bound: std::time::Duration,
@@ -77,9 +62,4 @@ pub async fn within<T>(
     let took = started.elapsed();
     assert!(took < bound, "took {took:?}, not less than {bound:?}");
     out
-}
-
-/// Runs `event` through a function's route table the way the Lambda runtime would.
-pub async fn call<S: Edge>(state: &S, router: &Router<S>, event: Event) -> Answer {
-    Answer::from(shared::http::handle(state, router, event.request()).await)
 }
