@@ -38,6 +38,9 @@ for function in functions/*/; do
   fi
 done
 
+step "vendor/: each folder is its crates.io release plus its patch"
+scripts/vendor-check.sh
+
 step "cargo test (unit and handler tests on a throwaway PostgreSQL)"
 cargo test --workspace --locked
 
