@@ -151,20 +151,21 @@ macro_rules! edge {
 }
 edge!(AuthState, TaskState, ServiceState);
 
-/// A function's whole life: logging, its state from the environment (once per cold
-/// start), then Lambda invocations through `router` until the runtime stops. An
-/// invalid setting stops it here, with a message naming the variable.
+/// A function's `main`: logging, its state from the environment (once per cold start),
+/// then Lambda invocations through `router` until the runtime stops. An invalid setting
+/// stops it here, with a message naming the variable.
 ///
-/// The functions call it from tokio's current-thread runtime: an instance receives one
-/// event at a time, and the multi-threaded runtime only hands each one between threads.
-/// Measured per warm task invocation (`make bench`, BENCHMARKS.md): multi-threaded,
-/// ~20 context switches (19 futex and 8 epoll_wait calls) and 0.30–0.36 ms of CPU;
-/// current-thread, 3–4 switches (a hello world: 2) and 0.20–0.22 ms, 0.10–0.13 ms above
-/// that hello world, of which the one database round trip is 0.04–0.06. The runtime
-/// is tokio with the timer fix in vendor/ (12 system calls per task request, not 13.7).
-/// Blocking work (bcrypt) still goes to `spawn_blocking`'s threads.
-pub async fn start<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let state = S::from_env().await?;
-    crate::http::run(state, router).await
+/// It runs on tokio's current-thread runtime: Lambda hands an instance one event at a
+/// time, and the multi-threaded runtime would only pass each one between threads (more
+/// context switches and CPU per request; BENCHMARKS.md has the figures). Blocking work
+/// (bcrypt) still goes to `spawn_blocking`'s threads.
+pub fn main<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            crate::telemetry::init();
+            let state = S::from_env().await?;
+            crate::http::run(state, router).await
+        })
 }

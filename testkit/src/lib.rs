@@ -47,7 +47,7 @@ pub fn token(sub: &str) -> String {
 }
 
 /// Inserts a task for `owner` through the data layer.
-pub async fn seed_task(db: &Database, owner: &str, title: &str) -> shared::db::tasks::Task {
+pub async fn seed_task(db: &Database, owner: &str, title: &str) -> shared::model::Task {
     let owner = shared::model::Subject::parse(owner).expect("a valid subject");
     let changes = shared::model::TaskChanges {
         title: shared::model::Title::parse(title).expect("a valid title"),

@@ -3,11 +3,11 @@
 use crate::AuthState;
 use crate::auth::IssuedToken;
 use crate::db::logins::{self, Reserved};
-use crate::db::users::{self, CreateError, Taken, User};
+use crate::db::users::{self, CreateError, Taken};
 use crate::http::{
     ApiError, ApiResult, Params, client_address, form_body, json, json_object, no_store,
 };
-use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
+use crate::model::{Email, FieldErrors, Fields, Password, User, Username, json_string};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
 use serde_json::Value;

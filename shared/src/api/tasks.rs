@@ -2,12 +2,12 @@
 //! `user_id` is not the token's subject) → 400 (ids, query, body) → 404 → success.
 
 use crate::TaskState;
-use crate::db::tasks::{self, Created, Task};
+use crate::db::tasks::{self, Created};
 use crate::http::{
     ApiError, ApiResult, Params, authenticate, if_match, if_none_match, json, json_object,
     json_with_location, not_modified, optional_json_object, query_param, with_etag,
 };
-use crate::model::{Fields, ListQuery, Precondition, Subject, TaskChanges, json_bool};
+use crate::model::{Fields, ListQuery, Precondition, Subject, Task, TaskChanges, json_bool};
 use lambda_http::{
     Request,
     http::{HeaderValue, StatusCode},

@@ -14,7 +14,7 @@ pub use request::{
     json_object, optional_json_object, query_param,
 };
 pub use response::{asset, etag, json, json_with_location, no_store, not_modified, with_etag};
-pub use router::{Handler, HandlerFuture, Params, Router, match_path};
+pub use router::{Handler, Params, Router, match_path};
 
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
 use std::convert::Infallible;

@@ -1,5 +1,6 @@
-//! Validated input types: a value of one of these types is valid, so code that holds
-//! one never checks it again. Parsers return the message a client sees.
+//! The API's types: what a client sends, validated (a value of one of these types is
+//! valid, so code that holds one never checks it again; parsers return the message a
+//! client sees), and what it gets back (`Task`, `User`).
 
 mod fields;
 mod precondition;
@@ -10,8 +11,10 @@ mod user;
 pub use fields::{FieldError, FieldErrors, Fields, json_bool, json_string};
 pub use precondition::Precondition;
 pub use subject::Subject;
-pub use task::{Description, ListQuery, Page, PageSize, SortBy, SortOrder, TaskChanges, Title};
-pub use user::{Email, Password, Username};
+pub use task::{
+    Description, ListQuery, Page, PageSize, SortBy, SortOrder, Task, TaskChanges, Title,
+};
+pub use user::{Email, Password, User, Username};
 
 /// Postgres `text` rejects NUL; other control characters are just noise in a title.
 pub(crate) fn has_nul(s: &str) -> bool {

@@ -1,6 +1,26 @@
 use super::has_nul;
 use super::{FieldErrors, Fields, json_bool, json_string};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use serde_json::Value;
+use uuid::Uuid;
+
+/// A task as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+    /// Raised by every write; the task's `ETag`. Not part of the task's JSON.
+    #[serde(skip)]
+    pub version: i64,
+}
 
 /// Trimmed, 1–200 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]

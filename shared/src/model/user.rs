@@ -1,5 +1,20 @@
 use super::has_nul;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use std::fmt;
+use uuid::Uuid;
+
+/// A user as clients see it: never the password or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
 
 /// 3–32 characters from `A–Z a–z 0–9 _ . -`.
 #[derive(Debug, Clone, PartialEq, Eq)]
