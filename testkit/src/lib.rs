@@ -50,7 +50,7 @@ pub fn token(sub: &str) -> String {
 pub async fn seed_task(db: &Database, owner: &str, title: &str) -> shared::model::Task {
     let owner = shared::model::Subject::parse(owner).expect("a valid subject");
     let changes = shared::model::TaskChanges {
-        title: shared::model::Title::parse(title).expect("a valid title"),
+        title: <shared::model::Title as shared::model::Text>::parse(title).expect("a valid title"),
         description: None,
         completed: false,
     };

@@ -70,6 +70,7 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Text;
 
     #[test]
     fn dummy_hashes_have_their_cost() {
