@@ -27,7 +27,7 @@ impl std::fmt::Debug for StartError {
 
 /// A function's state: read from the environment at a cold start, or built from a
 /// configuration in tests.
-pub trait FunctionState: Edge + Sized {
+pub trait FunctionState: Edge + Parts + Sized {
     /// Reads the settings this function needs (and only those), then builds.
     fn from_env() -> impl Future<Output = Result<Self, StartError>> + Send {
         async { Self::resolve(&|name| std::env::var(name).ok()).await }
@@ -44,7 +44,10 @@ pub trait FunctionState: Edge + Sized {
 
     /// Builds from a complete configuration.
     fn new(config: &Config) -> impl Future<Output = Result<Self, DbError>> + Send;
+}
 
+/// What every function's state holds besides its own parts (implemented by `parts!`).
+pub trait Parts {
     /// The database every function has.
     fn db(&self) -> &Database;
 }
@@ -82,10 +85,6 @@ impl FunctionState for AuthState {
             cors: Cors::new(&config.http),
         })
     }
-
-    fn db(&self) -> &Database {
-        &self.db
-    }
 }
 
 /// `tasks`, `task`, `complete`: verify tokens, never issue them or hash passwords.
@@ -102,10 +101,6 @@ impl FunctionState for TaskState {
             verifier: TokenVerifier::new(&config.auth),
             cors: Cors::new(&config.http),
         })
-    }
-
-    fn db(&self) -> &Database {
-        &self.db
     }
 }
 
@@ -125,10 +120,6 @@ impl FunctionState for ServiceState {
     async fn new(config: &Config) -> Result<Self, DbError> {
         Self::build(&config.database, &config.http)
     }
-
-    fn db(&self) -> &Database {
-        &self.db
-    }
 }
 
 impl ServiceState {
@@ -140,16 +131,22 @@ impl ServiceState {
     }
 }
 
-macro_rules! edge {
+macro_rules! parts {
     ($($state:ty),*) => {$(
         impl Edge for $state {
             fn cors(&self) -> &Cors {
                 &self.cors
             }
         }
+
+        impl Parts for $state {
+            fn db(&self) -> &Database {
+                &self.db
+            }
+        }
     )*};
 }
-edge!(AuthState, TaskState, ServiceState);
+parts!(AuthState, TaskState, ServiceState);
 
 /// A function's `main`: logging, its state from the environment (once per cold start),
 /// then Lambda invocations through `router` until the runtime stops. An invalid setting
