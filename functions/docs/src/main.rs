@@ -53,7 +53,7 @@ async fn swagger_ui(_: &ServiceState, req: &Request, _: &Params) -> ApiResult {
 
 /// The page uncompressed, for a client that does not accept gzip (browsers all do):
 /// inflated from the gzipped copy the first time one asks, so the binary carries the
-/// page once (its zip is ~0.5 MB smaller; BENCHMARKS.md, "Binary size").
+/// page once (BENCHMARKS.md, "Binary size").
 fn plain_page() -> &'static [u8] {
     static PAGE: OnceLock<Vec<u8>> = OnceLock::new();
     PAGE.get_or_init(|| {
