@@ -1,7 +1,7 @@
 # Every target installs what it needs first (see scripts/setup.sh).
 .PHONY: test check fmt clippy dev dev-reset migrate sam-build coverage bench bench-dev faults
 
-## Run every check: fmt, clippy, all tests (installs PostgreSQL when missing).
+## Run every check: shellcheck, fmt, clippy, all tests (installs what is missing: scripts/setup.sh test).
 test:
 	scripts/test.sh
 

@@ -8,17 +8,18 @@
 # The local API under load (make dev's watch) is `make bench-dev`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR/../scripts source=lib.sh
+. scripts/lib.sh
 scripts/setup.sh bench >/dev/null
 export PATH="$PWD/.venv/bin:$PATH"
 started=$SECONDS
 cargo build --release --locked --bins --quiet
 scripts/sam-build.sh >target/sam-build.log 2>&1 || { tail -40 target/sam-build.log; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-tmp=$(mktemp -d /tmp/todo-bench.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(temp_dir bench)
 trap 'scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
-url=$(scripts/pg.sh start "$tmp/pg" "$(free_port)" -c shared_preload_libraries=pg_stat_statements)
+pg_port=$(free_port)
+url=$(scripts/pg.sh start "$tmp/pg" "$pg_port" -c shared_preload_libraries=pg_stat_statements)
 status=0
 python3 bench/lambda_bench.py --bin-dir target/release --database-url "$url" "$@" || status=$?
 echo "make bench took $((SECONDS - started)) s after setup"

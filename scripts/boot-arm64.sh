@@ -4,14 +4,17 @@
 # compared with the native build (tests/artifacts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d .aws-sam/build ] || { echo "run scripts/sam-build.sh first" >&2; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
+[ -d .aws-sam/build ] || die "run scripts/sam-build.sh first"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-tmp=$(mktemp -d /tmp/todo-boot.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(temp_dir boot)
 trap 'scripts/pg.sh stop "$tmp/pg"; rm -rf "$tmp"' EXIT
 
 cargo build --locked --quiet --bins
-export DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$(free_port)")
-export BETTER_AUTH_SECRET=$(openssl rand -hex 32)
+# Assigned, then exported: `export X=$(cmd)` would hide a failing cmd.
+pg_port=$(free_port)
+DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$pg_port")
+BETTER_AUTH_SECRET=$(openssl rand -hex 32)
+export DATABASE_URL BETTER_AUTH_SECRET
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/artifacts "$@"

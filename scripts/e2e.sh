@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${API_URL:-}" ]; then exec scripts/with-dev-api.sh "$0" "$@"; fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 status=0
 .venv/bin/python -m pytest -q -p no:cacheprovider tests/e2e || status=$?
@@ -14,13 +16,16 @@ status=0
 name="fuzzer$RANDOM$RANDOM"
 session=$(curl -fsS -X POST "$API_URL/api/auth/signup" -H 'content-type: application/json' \
   -d "{\"username\":\"$name\",\"email\":\"$name@example.com\",\"password\":\"s3cret-pass\",\"confirm_password\":\"s3cret-pass\"}")
-export TODO_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$session")
-export TODO_USER_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$session")
+TODO_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])' <<<"$session")
+TODO_USER_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$session")
+if [ -z "$TODO_TOKEN" ] || [ -z "$TODO_USER_ID" ]; then die "signup gave no token or user id: $session"; fi
+export TODO_TOKEN TODO_USER_ID
 echo "==> schemathesis run openapi.yaml --url $API_URL"
 root=$PWD
-work=$(mktemp -d)
+# schemathesis writes its cache and reports where it runs: a folder of its own.
+work=$(temp_dir schemathesis)
+trap 'rm -rf "$work"' EXIT
 (cd "$work" && "$root/.venv/bin/schemathesis" --config-file "$root/tests/e2e/schemathesis.toml" \
   run "$root/openapi.yaml" --url "$API_URL" --seed 1 \
   --max-examples "${SCHEMATHESIS_EXAMPLES:-25}") || status=$?
-rm -rf "$work"
 exit "$status"

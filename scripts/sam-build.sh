@@ -14,6 +14,8 @@ for fn in AuthFunction TasksFunction TaskFunction CompleteFunction DocsFunction;
 b = io.BytesIO()
 with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z: z.write(sys.argv[1], "bootstrap")
 print(len(b.getvalue()))' "$bin")
-  printf '%-18s arm64 bootstrap %5.2f MB, zipped %5.2f MB\n' "$fn" \
-    "$(echo "$(stat -c %s "$bin") / 1000000" | bc -l)" "$(echo "$zipped / 1000000" | bc -l)"
+  size=$(stat -c %s "$bin")
+  awk -v fn="$fn" -v size="$size" -v zipped="$zipped" 'BEGIN {
+    printf "%-18s arm64 bootstrap %5.2f MB, zipped %5.2f MB\n", fn, size / 1000000, zipped / 1000000
+  }'
 done

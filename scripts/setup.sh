@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh Debian machine, skipping what is there.
-#   scripts/setup.sh dev    -> PostgreSQL, the tools in .venv, npm packages, patched watch
-#   scripts/setup.sh test   -> all of dev, and rustfmt, clippy, Chromium, the arm64
-#                              target and emulator
+#   scripts/setup.sh dev    -> PostgreSQL, the tools in .venv, patched watch
+#   scripts/setup.sh test   -> all of dev, and rustfmt, clippy, shellcheck, npm and the
+#                              OpenAPI linter, Chromium, PgBouncer, the arm64 target and
+#                              emulator
 #   scripts/setup.sh bench  -> dev without the patched watch, and the arm64 target
 #   scripts/setup.sh faults -> PostgreSQL, PgBouncer and .venv (scripts/faults.sh; the
 #                              dev API it starts runs `setup.sh dev` itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -48,7 +49,6 @@ ensure_tools() {
   local missing=()
   command -v curl >/dev/null || missing+=(curl)
   command -v openssl >/dev/null || missing+=(openssl)
-  command -v npm >/dev/null || missing+=(npm)
   command -v python3 >/dev/null || missing+=(python3)
   python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
   command -v runuser >/dev/null || missing+=(util-linux)
@@ -74,21 +74,26 @@ ensure_chromium() {
 }
 
 # Debian's PgBouncer, in transaction mode in front of the test cluster: what Neon's
-# pooled endpoint is (testkit/src/pooler.rs).
+# pooled endpoint is (testkit/src/cluster.rs, `pooler_port`; and scripts/with-dev-api.sh
+# for the fault campaign).
 ensure_pgbouncer() {
   command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
 }
 
-# npm packages, pinned by their package-lock.json: Swagger UI's assets for the docs
-# function (its build.rs would fetch them too) and the OpenAPI linter.
+# The OpenAPI linter (redocly), pinned by tools/lint/package-lock.json. (The docs
+# function's Swagger UI files are committed: functions/docs/assets/.)
 ensure_npm_packages() {
-  local dir
-  for dir in functions/docs tools/lint; do
-    if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
-      say "npm ci in $dir"
-      (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-    fi
-  done
+  command -v npm >/dev/null || apt_install npm
+  local dir=tools/lint
+  if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    say "npm ci in $dir"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+# `make test` runs it over every shell script (scripts/test.sh).
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null || apt_install shellcheck
 }
 
 # `cargo lambda watch` with the fix in tools/cargo-lambda/*.patch, built once per
@@ -99,7 +104,7 @@ ensure_patched_watch() {
 }
 
 # Runs the arm64 bootstraps from `sam build` on this (x86_64) machine: qemu's user-mode
-# emulator with Debian's arm64 glibc as the sysroot (scripts/arm64-boot.sh).
+# emulator with Debian's arm64 glibc as the sysroot (scripts/boot-arm64.sh).
 ensure_arm64_emulator() {
   local missing=()
   command -v qemu-aarch64-static >/dev/null || missing+=(qemu-user-static)
@@ -125,7 +130,6 @@ case "${1:-test}" in
     ensure_tools
     ensure_postgres
     ensure_venv
-    ensure_npm_packages
     ensure_arm64_target
     ;;
   faults)
@@ -138,6 +142,7 @@ case "${1:-test}" in
     ensure_tools
     ensure_postgres
     ensure_rust_components
+    ensure_shellcheck
     ensure_venv
     ensure_npm_packages
     ensure_chromium

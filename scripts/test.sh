@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command that checks everything (README: `make test`). Installs what is
 # missing first (scripts/setup.sh test), then:
-#   fmt, clippy, unit + handler tests (throwaway PostgreSQL), spec and template lints,
-#   end-to-end tests over HTTP (cargo lambda watch, pytest, schemathesis, Chromium),
+#   every shell script through shellcheck, fmt, clippy, unit + handler tests
+#   (throwaway PostgreSQL), spec and template lints, end-to-end tests over HTTP (cargo
+#   lambda watch, pytest, schemathesis, Chromium),
 #   the fault campaign (a proxy between the functions and PgBouncer), and `sam build`,
 #   whose arm64 bootstraps are then booted under qemu (tests/artifacts).
 #
@@ -24,6 +25,9 @@ setsid nice -n 19 scripts/sam-build.sh >target/sam-build.log 2>&1 &
 sam_build=$!
 trap 'kill -- "-$sam_build" 2>/dev/null || true' EXIT
 
+step "shellcheck on every shell script"
+scripts/shellcheck.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -32,11 +36,17 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "the shipped functions do not depend on the test kit"
 for function in functions/*/; do
-  if cargo tree --locked -p "$(basename "$function")" -e normal,build --prefix none | grep -q '^todo-testkit'; then
+  # The tree first, then the search: in `cargo tree | grep -q` a failing cargo tree (or
+  # one killed by SIGPIPE once grep found its line) would read as "no test kit".
+  tree=$(cargo tree --locked -p "$(basename "$function")" -e normal,build --prefix none)
+  if grep -q '^todo-testkit' <<<"$tree"; then
     echo "$function depends on todo-testkit outside [dev-dependencies]" >&2
     exit 1
   fi
 done
+
+step "vendor/: each folder is its crates.io release plus its patch"
+scripts/vendor-check.sh
 
 step "cargo test (unit and handler tests on a throwaway PostgreSQL)"
 cargo test --workspace --locked

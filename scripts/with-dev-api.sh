@@ -3,7 +3,7 @@
 # `cargo lambda watch`), on a throwaway PostgreSQL and a fresh signing secret, then
 # stops it all. COMMAND finds the API at $API_URL (the database at $DATABASE_URL, the
 # functions' log at $DEV_API_LOG).
-# Used by the end-to-end tests, `make bench` and the fault campaign.
+# Used by the end-to-end tests, `make bench-dev` and the fault campaign.
 #   scripts/with-dev-api.sh COMMAND [ARGS...]
 #
 # DEV_API_FAULTS=1 puts Debian's PgBouncer (transaction mode, Neon's pooled endpoint, as
@@ -13,20 +13,16 @@
 # the proxy's control) and DIRECT_DATABASE_URL (straight to PostgreSQL, to verify).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. scripts/lib.sh
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
-tmp=$(mktemp -d /tmp/todo-dev-api.XXXXXX)
-chmod 755 "$tmp"
+tmp=$(temp_dir dev-api)
 dev_pid=""
 proxy_pid=""
 pooler_pid=""
-status=0
-stop_group() {
-  kill -TERM -- "-$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
+# On any exit: keep the logs when it failed, stop what was started, remove $tmp.
 cleanup() {
+  local status=$?
   if [ "$status" -ne 0 ] && [ -f "$tmp/dev.log" ]; then
     cp "$tmp/dev.log" /tmp/todo-dev-api-functions.log
     echo "---- the functions' log is kept in /tmp/todo-dev-api-functions.log; its end: ----"
@@ -45,14 +41,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Assigned, then exported: `export X=$(cmd)` would hide a failing cmd.
+# Assigned, then exported: `export X=$(cmd)` would hide a failing cmd. A database of its
+# own, always: never the developer's (.local/pg), whatever the environment holds.
 PORT=$(free_port)
 pg_port=$(free_port)
 DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$pg_port")
+[ -n "$DATABASE_URL" ] || die "scripts/pg.sh start printed no URL"
 BETTER_AUTH_SECRET=$(openssl rand -hex 32)
 API_URL="http://127.0.0.1:$PORT"
-export PORT DATABASE_URL BETTER_AUTH_SECRET API_URL
-export DEV_API_LOG="$tmp/dev.log"
+DEV_API_LOG="$tmp/dev.log"
+export PORT DATABASE_URL BETTER_AUTH_SECRET API_URL DEV_API_LOG
 
 wait_port() {
   for _ in $(seq 1 200); do
@@ -64,7 +62,7 @@ wait_port() {
 
 if [ -n "${DEV_API_FAULTS:-}" ]; then
   pooler=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
-  [ -x "$pooler" ] || { status=1; echo "pgbouncer is missing (scripts/setup.sh faults)" >&2; exit 1; }
+  [ -x "$pooler" ] || die "pgbouncer is missing (scripts/setup.sh faults)"
   pooler_port=$(free_port)
   proxy_port=$(free_port)
   control_port=$(free_port)
@@ -84,7 +82,8 @@ default_pool_size = 20
 logfile = $tmp/pgbouncer/pgbouncer.log
 INI
   echo '"postgres" ""' >"$tmp/pgbouncer/users.txt"
-  # PgBouncer refuses to run as root: as PostgreSQL's owner then, like pg.sh.
+  # PgBouncer refuses to run as root: as PostgreSQL's owner then, like pg.sh (not
+  # lib.sh's as_postgres, a function: setsid must start the group that cleanup stops).
   run_pooler=("$pooler" "$tmp/pgbouncer/pgbouncer.ini")
   if [ "$(id -u)" -eq 0 ]; then
     chown -R postgres: "$tmp/pgbouncer"
@@ -92,11 +91,11 @@ INI
   fi
   setsid "${run_pooler[@]}" >"$tmp/pgbouncer/stdout.log" 2>&1 &
   pooler_pid=$!
-  wait_port "$pooler_port" || { status=1; cat "$tmp/pgbouncer/"*.log >&2; echo "pgbouncer did not start" >&2; exit 1; }
+  wait_port "$pooler_port" || { cat "$tmp/pgbouncer/"*.log >&2; die "pgbouncer did not start"; }
   setsid python3 tests/support/fault_proxy.py --listen "$proxy_port" \
     --upstream "127.0.0.1:$pooler_port" --control "$control_port" >"$tmp/fault-proxy.log" 2>&1 &
   proxy_pid=$!
-  wait_port "$control_port" || { status=1; cat "$tmp/fault-proxy.log" >&2; echo "the fault proxy did not start" >&2; exit 1; }
+  wait_port "$control_port" || { cat "$tmp/fault-proxy.log" >&2; die "the fault proxy did not start"; }
   DIRECT_DATABASE_URL=$DATABASE_URL
   DATABASE_URL="postgres://postgres@127.0.0.1:$proxy_port/todo?sslmode=disable"
   FAULT_PROXY_CONTROL="127.0.0.1:$control_port"
@@ -105,14 +104,16 @@ fi
 # No hot reload: files the test tools write must not restart the functions mid-run.
 export WATCH_ARGS=--ignore-changes
 
-setsid scripts/dev.sh >"$tmp/dev.log" 2>&1 &
+# DEV_NO_LOCAL_PG: dev.sh uses this DATABASE_URL or stops; it never falls back to
+# the developer's .local/pg.
+DEV_NO_LOCAL_PG=1 setsid scripts/dev.sh >"$tmp/dev.log" 2>&1 &
 dev_pid=$!
 for _ in $(seq 1 600); do
   grep -q "Todo API is running" "$tmp/dev.log" 2>/dev/null && break
-  kill -0 "$dev_pid" 2>/dev/null || { status=1; echo "make dev exited" >&2; exit 1; }
+  kill -0 "$dev_pid" 2>/dev/null || die "make dev exited"
   sleep 0.5
 done
-grep -q "Todo API is running" "$tmp/dev.log" || { status=1; echo "the API did not start" >&2; exit 1; }
+grep -q "Todo API is running" "$tmp/dev.log" || die "the API did not start"
 
-"$@" || status=$?
-exit "$status"
+# The last command: the script exits with its status, which cleanup reads.
+"$@"

@@ -1,38 +1,26 @@
 //! Builds what the docs function serves, so the function itself needs no files:
 //! the Swagger UI page with its assets inlined (plain and gzipped) and the spec as JSON.
 //!
-//! The assets come from the npm package `swagger-ui-dist`, pinned with its integrity
-//! hash in `package-lock.json`; when `node_modules` is missing, `npm ci` fetches it.
+//! A build script only reads files: the assets are the npm package `swagger-ui-dist`'s
+//! own, committed in `assets/swagger-ui-dist/` (its version, licence and how to update
+//! it: `assets/README.md`) and checked against `SHA256SUMS` there.
 
-use std::{env, fs, io::Write, path::Path, process::Command};
+use std::{env, fs, io::Write, path::Path};
 
 fn main() {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = env::var("OUT_DIR").unwrap();
     let out = Path::new(&out);
-    let dist = here.join("node_modules/swagger-ui-dist");
+    let dist = here.join("assets/swagger-ui-dist");
     let spec = here.join("../../openapi.yaml");
-    for path in [
-        &here.join("package-lock.json"),
-        &here.join("index.html"),
-        &spec,
-    ] {
+    for path in [&here.join("index.html"), &spec] {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    println!("cargo:rerun-if-changed={}", dist.display());
-
-    if !dist.join("swagger-ui-bundle.js").exists() {
-        let status = Command::new("npm")
-            .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-            .current_dir(here)
-            .status()
-            .expect("npm is needed once to fetch swagger-ui-dist (apt-get install npm)");
-        assert!(status.success(), "npm ci failed in {}", here.display());
-    }
+    verify_assets(&dist);
 
     let read = |name: &str| {
         fs::read_to_string(dist.join(name))
-            .unwrap_or_else(|e| panic!("swagger-ui-dist/{name}: {e}"))
+            .unwrap_or_else(|e| panic!("{}: {e}", dist.join(name).display()))
     };
     let bundle = read("swagger-ui-bundle.js");
     assert!(!bundle.contains("</script"), "the bundle cannot be inlined");
@@ -54,6 +42,39 @@ fn main() {
         serde_json::to_string(&value).unwrap(),
     )
     .unwrap();
+}
+
+/// Each file listed in `dist/SHA256SUMS` (`sha256sum` format) must have that hash: what
+/// is inlined is exactly the published release, never a hand-edited copy.
+fn verify_assets(dist: &Path) {
+    use sha2::{Digest, Sha256};
+    let sums = dist.join("SHA256SUMS");
+    println!("cargo:rerun-if-changed={}", sums.display());
+    let listed = fs::read_to_string(&sums).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (the Swagger UI assets are committed in the repository; \
+             see functions/docs/assets/README.md)",
+            sums.display()
+        )
+    });
+    for line in listed.lines().filter(|l| !l.trim().is_empty()) {
+        let (hash, name) = line
+            .split_once("  ")
+            .unwrap_or_else(|| panic!("{}: not `HASH  NAME`: {line}", sums.display()));
+        let file = dist.join(name);
+        println!("cargo:rerun-if-changed={}", file.display());
+        let bytes = fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let actual: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(
+            actual == hash,
+            "{} is not the file SHA256SUMS names (sha256 {actual}, expected {hash}): \
+             the assets must be swagger-ui-dist's own; see functions/docs/assets/README.md",
+            file.display()
+        );
+    }
 }
 
 /// The page's Content-Security-Policy: its inline scripts by hash (nothing else runs),

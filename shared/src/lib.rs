@@ -25,4 +25,4 @@ pub mod state;
 pub mod telemetry;
 pub mod tls;
 
-pub use state::{AuthState, FunctionState, ServiceState, StartError, TaskState, start};
+pub use state::{AuthState, FunctionState, ServiceState, StartError, TaskState, main};

@@ -3,7 +3,7 @@
 //! start, a secret from Secrets Manager (`config`).
 //!
 //! The AWS SDK's default client would be a second stack, with HTTP/2 (`h2`) and its own
-//! TLS setup: about 1 MB more in every binary (BENCHMARKS.md, "Binary size") for one
+//! TLS setup, in every binary (BENCHMARKS.md, "Binary size"), for one
 //! request per cold start, where HTTP/1.1 does as well. [`AwsHttpClient`] plugs this
 //! stack into the SDK instead.
 

@@ -27,7 +27,7 @@ impl std::fmt::Debug for StartError {
 
 /// A function's state: read from the environment at a cold start, or built from a
 /// configuration in tests.
-pub trait FunctionState: Edge + Sized {
+pub trait FunctionState: Edge + Parts + Sized {
     /// Reads the settings this function needs (and only those), then builds.
     fn from_env() -> impl Future<Output = Result<Self, StartError>> + Send {
         async { Self::resolve(&|name| std::env::var(name).ok()).await }
@@ -44,7 +44,10 @@ pub trait FunctionState: Edge + Sized {
 
     /// Builds from a complete configuration.
     fn new(config: &Config) -> impl Future<Output = Result<Self, DbError>> + Send;
+}
 
+/// What every function's state holds besides its own parts (implemented by `parts!`).
+pub trait Parts {
     /// The database every function has.
     fn db(&self) -> &Database;
 }
@@ -82,10 +85,6 @@ impl FunctionState for AuthState {
             cors: Cors::new(&config.http),
         })
     }
-
-    fn db(&self) -> &Database {
-        &self.db
-    }
 }
 
 /// `tasks`, `task`, `complete`: verify tokens, never issue them or hash passwords.
@@ -102,10 +101,6 @@ impl FunctionState for TaskState {
             verifier: TokenVerifier::new(&config.auth),
             cors: Cors::new(&config.http),
         })
-    }
-
-    fn db(&self) -> &Database {
-        &self.db
     }
 }
 
@@ -125,10 +120,6 @@ impl FunctionState for ServiceState {
     async fn new(config: &Config) -> Result<Self, DbError> {
         Self::build(&config.database, &config.http)
     }
-
-    fn db(&self) -> &Database {
-        &self.db
-    }
 }
 
 impl ServiceState {
@@ -140,31 +131,38 @@ impl ServiceState {
     }
 }
 
-macro_rules! edge {
+macro_rules! parts {
     ($($state:ty),*) => {$(
         impl Edge for $state {
             fn cors(&self) -> &Cors {
                 &self.cors
             }
         }
+
+        impl Parts for $state {
+            fn db(&self) -> &Database {
+                &self.db
+            }
+        }
     )*};
 }
-edge!(AuthState, TaskState, ServiceState);
+parts!(AuthState, TaskState, ServiceState);
 
-/// A function's whole life: logging, its state from the environment (once per cold
-/// start), then Lambda invocations through `router` until the runtime stops. An
-/// invalid setting stops it here, with a message naming the variable.
+/// A function's `main`: logging, its state from the environment (once per cold start),
+/// then Lambda invocations through `router` until the runtime stops. An invalid setting
+/// stops it here, with a message naming the variable.
 ///
-/// The functions call it from tokio's current-thread runtime: an instance receives one
-/// event at a time, and the multi-threaded runtime only hands each one between threads.
-/// Measured per warm task invocation (`make bench`, BENCHMARKS.md): multi-threaded,
-/// ~20 context switches (19 futex and 8 epoll_wait calls) and 0.30–0.36 ms of CPU;
-/// current-thread, 3–4 switches (a hello world: 2) and 0.20–0.22 ms, 0.10–0.13 ms above
-/// that hello world, of which the one database round trip is 0.04–0.06. The runtime
-/// is tokio with the timer fix in vendor/ (12 system calls per task request, not 13.7).
-/// Blocking work (bcrypt) still goes to `spawn_blocking`'s threads.
-pub async fn start<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
-    crate::telemetry::init();
-    let state = S::from_env().await?;
-    crate::http::run(state, router).await
+/// It runs on tokio's current-thread runtime: Lambda hands an instance one event at a
+/// time, and the multi-threaded runtime would only pass each one between threads (more
+/// context switches and CPU per request; BENCHMARKS.md has the figures). Blocking work
+/// (bcrypt) still goes to `spawn_blocking`'s threads.
+pub fn main<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            crate::telemetry::init();
+            let state = S::from_env().await?;
+            crate::http::run(state, router).await
+        })
 }

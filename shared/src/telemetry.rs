@@ -1,7 +1,7 @@
 //! Logging: JSON lines for CloudWatch, or readable text when `LOG_FORMAT=text`
 //! (`make dev` sets it). Levels from `RUST_LOG`, default `info`: a level, and levels per
 //! target (`warn,shared=debug`). That is `Targets`' syntax; `EnvFilter`'s span and field
-//! filters would cost the regex engine in every binary (~0.2 MB), unused.
+//! filters would put a regex engine in every binary, unused.
 
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::{fmt, prelude::*};

@@ -3,7 +3,7 @@
 //! Debezium connector would read. The test cluster runs with `wal_level=logical`.
 
 use shared::db::{Database, tasks};
-use shared::model::{Subject, TaskChanges, Title};
+use shared::model::{Subject, TaskChanges, Text, Title};
 use std::collections::HashMap;
 use testkit::TestDb;
 

@@ -63,10 +63,11 @@ impl<S: FunctionState> Harness<S> {
     }
 
     /// Inserts a task for `owner` through the data layer, as a create would.
-    pub async fn seed(&self, owner: &str, title: &str) -> shared::db::tasks::Task {
+    pub async fn seed(&self, owner: &str, title: &str) -> shared::model::Task {
         let owner = shared::model::Subject::parse(owner).expect("a valid subject");
         let changes = shared::model::TaskChanges {
-            title: shared::model::Title::parse(title).expect("a valid title"),
+            title: <shared::model::Title as shared::model::Text>::parse(title)
+                .expect("a valid title"),
             description: None,
             completed: false,
         };

@@ -20,6 +20,8 @@
 # release, which brings zig.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source-path=SCRIPTDIR/../../scripts source=lib.sh
+. "$here/../../scripts/lib.sh"
 version=1.9.2
 
 key=$(cat "$here/build.sh" "$here"/*.patch | sha256sum | cut -c1-16)
@@ -30,8 +32,7 @@ if [ -x "$dest/bin/cargo-lambda" ]; then
   exit 0
 fi
 
-say() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
-work=$(mktemp -d /tmp/cargo-lambda-build.XXXXXX)
+work=$(temp_dir cargo-lambda-build)
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
 
@@ -56,8 +57,9 @@ watch_src=$(cargo metadata --quiet --format-version 1 --manifest-path "$work/fet
 for p in json.load(sys.stdin)["packages"]:
     if p["name"] == "cargo-lambda-watch" and p["version"] == sys.argv[1]:
         print(os.path.dirname(p["manifest_path"]))' "$version")
+[ -n "$watch_src" ] || die "cargo metadata lists no cargo-lambda-watch $version"
 cli_src="$(dirname "$watch_src")/cargo-lambda-$version"
-[ -f "$cli_src/Cargo.lock" ] || { echo "cargo-lambda $version not found beside $watch_src" >&2; exit 1; }
+[ -f "$cli_src/Cargo.lock" ] || die "cargo-lambda $version not found beside $watch_src"
 mkdir -p "$work/src/crates"
 cp -R "$cli_src" "$work/src/cargo-lambda"
 cp -R "$watch_src" "$work/src/crates/cargo-lambda-watch"

@@ -1,20 +1,15 @@
 //! `complete`: set or toggle whether one of the caller's tasks is done.
 
-use lambda_http::Error;
-use shared::http::Router;
-use shared::{TaskState, api};
-
-// Lambda hands an instance one event at a time: one thread does the least work per
-// event (see `shared::start`). bcrypt still runs on the blocking pool.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    shared::start::<TaskState>(routes()).await
-}
+use shared::{TaskState, api, http::Router};
 
 fn routes() -> Router<TaskState> {
-    Router::new().patch("/api/{user_id}/tasks/{id}/complete", |s, req, p| {
-        Box::pin(api::tasks::complete(s, req, p))
-    })
+    Router::new()
+        .at("/api/{user_id}/tasks/{id}/complete")
+        .patch(api::tasks::complete)
+}
+
+fn main() -> Result<(), lambda_http::Error> {
+    shared::main(routes())
 }
 
 #[cfg(test)]

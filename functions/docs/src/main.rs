@@ -1,8 +1,8 @@
 //! `docs`: Swagger UI, the OpenAPI spec (YAML and JSON) and the health check.
 
+use lambda_http::Request;
 use lambda_http::http::{HeaderValue, header::CONTENT_SECURITY_POLICY};
-use lambda_http::{Error, Request};
-use shared::http::{ApiResult, Router, asset};
+use shared::http::{ApiResult, Params, Router, asset};
 use shared::{ServiceState, api};
 use std::io::Read;
 use std::sync::OnceLock;
@@ -14,35 +14,32 @@ const DOCS_CSP: &str = include_str!(concat!(env!("OUT_DIR"), "/docs.csp"));
 const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
-// Lambda hands an instance one event at a time: one thread does the least work per
-// event (see `shared::start`). bcrypt still runs on the blocking pool.
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    shared::start::<ServiceState>(routes()).await
-}
-
 fn routes() -> Router<ServiceState> {
     Router::new()
-        .get("/docs", |_, req, _| {
-            Box::pin(async move { swagger_ui(req) })
-        })
-        .get("/openapi.yaml", |_, req, _| {
-            Box::pin(
-                async move { asset(req, "application/yaml", || OPENAPI_YAML.as_bytes(), None) },
-            )
-        })
-        .get("/openapi.json", |_, req, _| {
-            Box::pin(
-                async move { asset(req, "application/json", || OPENAPI_JSON.as_bytes(), None) },
-            )
-        })
-        .get("/api/health", |s, req, p| {
-            Box::pin(api::service::health(s, req, p))
-        })
+        .at("/docs")
+        .get(swagger_ui)
+        .at("/openapi.yaml")
+        .get(openapi_yaml)
+        .at("/openapi.json")
+        .get(openapi_json)
+        .at("/api/health")
+        .get(api::service::health)
+}
+
+fn main() -> Result<(), lambda_http::Error> {
+    shared::main(routes())
+}
+
+async fn openapi_yaml(_: &ServiceState, req: &Request, _: &Params) -> ApiResult {
+    asset(req, "application/yaml", || OPENAPI_YAML.as_bytes(), None)
+}
+
+async fn openapi_json(_: &ServiceState, req: &Request, _: &Params) -> ApiResult {
+    asset(req, "application/json", || OPENAPI_JSON.as_bytes(), None)
 }
 
 /// The Swagger UI page, under its Content-Security-Policy.
-fn swagger_ui(req: &Request) -> ApiResult {
+async fn swagger_ui(_: &ServiceState, req: &Request, _: &Params) -> ApiResult {
     let mut page = asset(
         req,
         "text/html; charset=utf-8",
@@ -56,7 +53,7 @@ fn swagger_ui(req: &Request) -> ApiResult {
 
 /// The page uncompressed, for a client that does not accept gzip (browsers all do):
 /// inflated from the gzipped copy the first time one asks, so the binary carries the
-/// page once (its zip is ~0.5 MB smaller; BENCHMARKS.md, "Binary size").
+/// page once (BENCHMARKS.md, "Binary size").
 fn plain_page() -> &'static [u8] {
     static PAGE: OnceLock<Vec<u8>> = OnceLock::new();
     PAGE.get_or_init(|| {

@@ -3,14 +3,13 @@
 use crate::AuthState;
 use crate::auth::IssuedToken;
 use crate::db::logins::{self, Reserved};
-use crate::db::users::{self, CreateError, Taken, User};
+use crate::db::users::{self, CreateError, Taken};
 use crate::http::{
-    ApiError, ApiResult, Params, client_address, form_body, json, json_object, no_store,
+    ApiError, ApiResult, Params, client_address, form_body, json, json_body, no_store,
 };
-use crate::model::{Email, FieldErrors, Fields, Password, Username, json_string};
+use crate::model::{AccountBody, Email, FieldErrors, LoginBody, Password, Text, User, Username};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
-use serde_json::Value;
 
 /// Signup's answer: the new user and a token, so the client is logged in at once.
 #[derive(Serialize)]
@@ -27,32 +26,30 @@ struct NewAccount {
     password: Password,
 }
 
-fn text<'v, T>(
-    parse: fn(&str) -> Result<T, String>,
-) -> impl FnOnce(&'v Value) -> Result<T, String> {
-    move |value| parse(json_string(value)?)
-}
-
 fn read_account(req: &Request, with_confirmation: bool) -> Result<NewAccount, ApiError> {
-    let body = json_object(req)?;
-    let mut fields = Fields::new(&body);
-    let username = fields.required("username", text(Username::parse));
-    let email = fields.required("email", text(Email::parse));
-    let password = fields.required("password", text(Password::parse));
+    let body: AccountBody = json_body(req)?;
+    let mut errors = FieldErrors::default();
+    let username = body.username.required("username", &mut errors);
+    let email = body.email.required("email", &mut errors);
+    let password = body.password.required("password", &mut errors);
     if with_confirmation {
-        let confirmation = fields.required("confirm_password", json_string);
+        let confirmation = body
+            .confirm_password
+            .required("confirm_password", &mut errors);
         if let (Some(password), Some(confirmation)) = (&password, confirmation)
             && password.expose() != confirmation
         {
-            fields.reject("confirm_password", "must match password");
+            errors.push("confirm_password", "must match password");
         }
     }
-    let (username, email, password) = fields.finish((|| Some((username?, email?, password?)))())?;
-    Ok(NewAccount {
-        username,
-        email,
-        password,
-    })
+    match (username, email, password) {
+        (Some(username), Some(email), Some(password)) if errors.is_empty() => Ok(NewAccount {
+            username,
+            email,
+            password,
+        }),
+        _ => Err(errors.into()),
+    }
 }
 
 /// Hashes the password and inserts the account: `Ok(Err(taken))` when the email or
@@ -93,41 +90,27 @@ pub async fn register(state: &AuthState, req: &Request, _: &Params) -> ApiResult
     }
 }
 
-/// A string that is not blank once trimmed.
-fn non_blank(value: &Value) -> Result<&str, String> {
-    let text = json_string(value)?.trim();
-    if text.is_empty() {
-        return Err("must not be blank".into());
-    }
-    Ok(text)
-}
-
 /// `POST /api/auth/login`: `username` (the username or the email) or `email`, and
 /// `password`. A given identifier must not be blank; `username` wins when both are.
 pub async fn login(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
-    let body = json_object(req)?;
-    let mut fields = Fields::new(&body);
-    let username = fields.optional("username", non_blank);
-    let email = fields.optional("email", non_blank);
-    let password = fields.required("password", |v| {
-        json_string(v).and_then(|p| {
-            if p.is_empty() {
-                Err("is required".to_owned())
-            } else {
-                Ok(p)
-            }
-        })
-    });
-    if let (Some(None), Some(None)) = (username, email) {
-        fields.reject("username", "give a username or an email address");
-    }
-    let field = match username {
-        Some(Some(_)) => "username",
-        _ => "email",
+    let body: LoginBody = json_body(req)?;
+    let mut errors = FieldErrors::default();
+    let username = body.username.optional("username", &mut errors);
+    let email = body.email.optional("email", &mut errors);
+    let password = body.password.required("password", &mut errors);
+    let (field, identifier) = match (username, email) {
+        (Some(Some(username)), _) => ("username", Some(username)),
+        (Some(None), Some(Some(email))) => ("email", Some(email)),
+        (Some(None), Some(None)) => {
+            errors.push("username", "give a username or an email address");
+            ("username", None)
+        }
+        _ => ("username", None),
     };
-    let identifier = (|| username?.or(email?))();
-    let (identifier, password) = fields.finish((|| Some((identifier?, password?)))())?;
-    let user = check_credentials(state, req, field, identifier, password).await?;
+    let (Some(identifier), Some(password), true) = (identifier, password, errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    let user = check_credentials(state, req, field, identifier.as_str(), password.expose()).await?;
     let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
     json(StatusCode::OK, &Session { user, token }).map(no_store)
 }
@@ -172,14 +155,7 @@ const MAX_IDENTIFIER_CHARS: usize = 254;
 fn identifier(raw: &str) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
     let normalized: String = raw.nfkc().collect::<String>().trim().to_owned();
-    if normalized.chars().count() > MAX_IDENTIFIER_CHARS {
-        return Err(format!(
-            "must be at most {MAX_IDENTIFIER_CHARS} characters long"
-        ));
-    }
-    if crate::model::has_nul(&normalized) {
-        return Err("must not contain NUL characters".into());
-    }
+    crate::model::bounded(&normalized, MAX_IDENTIFIER_CHARS)?;
     Ok(normalized)
 }
 

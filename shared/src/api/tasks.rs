@@ -2,12 +2,15 @@
 //! `user_id` is not the token's subject) → 400 (ids, query, body) → 404 → success.
 
 use crate::TaskState;
-use crate::db::tasks::{self, Created, Task};
+use crate::db::tasks::{self, Created};
 use crate::http::{
-    ApiError, ApiResult, Params, authenticate, if_match, if_none_match, json, json_object,
-    json_with_location, not_modified, optional_json_object, query_param, with_etag,
+    ApiError, ApiResult, Params, authenticate, if_match, if_none_match, json, json_body,
+    json_object, json_with_location, not_modified, optional_json_body, query_param, typed,
+    with_etag,
 };
-use crate::model::{Fields, ListQuery, Precondition, Subject, TaskChanges, json_bool};
+use crate::model::{
+    CompleteBody, FieldErrors, ListQuery, Precondition, Subject, Task, TaskChanges,
+};
 use lambda_http::{
     Request,
     http::{HeaderValue, StatusCode},
@@ -94,12 +97,12 @@ pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResul
 pub async fn create(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let body = json_object(req)?;
-    let changes = TaskChanges::for_create(&body).map_err(ApiError::from);
+    let fingerprint = fingerprint(&body);
+    let changes = typed(body).and_then(|body| Ok(TaskChanges::for_create(body)?));
     let (key, changes) = merge_errors(idempotency_key(req), changes)?;
     let (task, replayed) = match key {
         None => (tasks::create(&state.db, &owner, &changes).await?, false),
         Some(key) => {
-            let fingerprint = fingerprint(&body);
             match tasks::create_once(&state.db, &owner, &changes, key, &fingerprint).await? {
                 Created::New(task) => (task, false),
                 Created::Replayed(task) => (task, true),
@@ -184,7 +187,7 @@ pub async fn get(state: &TaskState, req: &Request, params: &Params) -> ApiResult
 pub async fn replace(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let id = task_id(params);
-    let changes = json_object(req).and_then(|body| Ok(TaskChanges::for_replace(&body)?));
+    let changes = json_body(req).and_then(|body| Ok(TaskChanges::for_replace(body)?));
     let (id, changes) = merge_errors(id, changes)?;
     let only_if = if_match(req);
     let task = tasks::replace(&state.db, &owner, id, &changes, only_if.as_ref()).await?;
@@ -205,12 +208,12 @@ pub async fn delete(state: &TaskState, req: &Request, params: &Params) -> ApiRes
 pub async fn complete(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
     let id = task_id(params);
-    let completed = optional_json_object(req).and_then(|body| match body {
-        None => Ok(None),
-        Some(body) => {
-            let mut fields = Fields::new(&body);
-            let completed = fields.optional("completed", json_bool);
-            Ok(fields.finish(completed)?)
+    let completed = optional_json_body(req).and_then(|body: Option<CompleteBody>| {
+        let mut errors = FieldErrors::default();
+        match body.map(|body| body.completed.optional("completed", &mut errors)) {
+            None => Ok(None),
+            Some(Some(completed)) => Ok(completed),
+            Some(None) => Err(errors.into()),
         }
     });
     let (id, completed) = merge_errors(id, completed)?;

@@ -6,7 +6,7 @@ use crate::model::Password;
 /// Hashes of random, forgotten passwords, one per allowed cost (10–14). A login for an
 /// unknown account is verified against the one of the configured cost, so it takes as
 /// long as a wrong password for a real account and timing does not reveal who exists.
-/// Constants rather than a hash at cold start: that would cost ~70 ms of every start.
+/// Constants rather than a hash at cold start: that would add a bcrypt hash to every start.
 const DUMMY_HASHES: [&str; 5] = [
     "$2b$10$n7cleCdZ3PyIiZXlEk1K1.9vU5aJ28QWduO1.pcQUlBO4bMMy3vLO",
     "$2b$11$.hsK5hiiwu/n4Y1ikuRVkOSvoexNM3yGhWliWbI2nBlNgfiwIfOfG",
@@ -70,6 +70,7 @@ impl Passwords {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Text;
 
     #[test]
     fn dummy_hashes_have_their_cost() {

@@ -10,9 +10,9 @@
 //! of concurrent attempts, on any number of instances, reaches the password check more
 //! often than the limits allow.
 
-use super::users::User;
 use super::{Database, DbError, Param};
 use crate::config::Throttle;
+use crate::model::User;
 use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Row};
 use uuid::Uuid;

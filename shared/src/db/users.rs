@@ -1,34 +1,18 @@
 //! The `users` table.
 
 use super::{Database, DbError, Param};
-use crate::model::{Email, Username};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use crate::model::{Email, User, Username};
 use tokio_postgres::{Row, types::Type};
-use uuid::Uuid;
 
-/// A user as clients see it: never the password or its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct User {
-    pub id: Uuid,
-    pub username: String,
-    pub email: String,
-    #[serde(serialize_with = "crate::model::rfc3339")]
-    pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "crate::model::rfc3339")]
-    pub updated_at: DateTime<Utc>,
-}
-
-impl User {
-    fn from_row(row: &Row) -> Result<Self, tokio_postgres::Error> {
-        Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            email: row.try_get("email")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        })
-    }
+/// A user as `user_from_row` reads it: never the password or its hash.
+fn user_from_row(row: &Row) -> Result<User, tokio_postgres::Error> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 /// Which unique rule a new account broke.
@@ -85,7 +69,7 @@ pub async fn create(
     ];
     let result = match db.write(INSERT, &params).await {
         Ok(rows) => match rows.first() {
-            Some(row) => User::from_row(row).map_err(DbError::from),
+            Some(row) => user_from_row(row).map_err(DbError::from),
             None => Err(DbError::Unexpected(
                 "INSERT ... RETURNING answered no row".into(),
             )),

@@ -11,10 +11,10 @@ pub use cors::Cors;
 pub use error::{ApiError, ApiResult, Cause, chain};
 pub use request::{
     MAX_BODY_BYTES, authenticate, bearer_token, client_address, form_body, if_match, if_none_match,
-    json_object, optional_json_object, query_param,
+    json_body, json_object, optional_json_body, optional_json_object, query_param, typed,
 };
 pub use response::{asset, etag, json, json_with_location, no_store, not_modified, with_etag};
-pub use router::{Handler, HandlerFuture, Params, Router, match_path};
+pub use router::{Handler, Params, Router, match_path};
 
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
 use std::convert::Infallible;

@@ -5,6 +5,7 @@ use super::ApiError;
 use crate::auth::TokenVerifier;
 use crate::model::{Precondition, Subject};
 use lambda_http::{Request, RequestExt, http::header};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 /// Bodies larger than this are answered 413.
@@ -62,6 +63,24 @@ pub fn optional_json_object(req: &Request) -> Result<Option<Map<String, Value>>,
 pub fn json_object(req: &Request) -> Result<Map<String, Value>, ApiError> {
     optional_json_object(req)?
         .ok_or_else(|| ApiError::BadRequest("A JSON object request body is required.".into()))
+}
+
+/// A JSON object body read into a body type whose fields are `model::Field`s: only a
+/// body that is not a JSON object is refused here; the body type's validation lists
+/// what is wrong with each field.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    typed(json_object(req)?)
+}
+
+/// Like [`json_body`], `None` when the body is empty.
+pub fn optional_json_body<T: DeserializeOwned>(req: &Request) -> Result<Option<T>, ApiError> {
+    optional_json_object(req)?.map(typed).transpose()
+}
+
+/// An object (from [`json_object`]) as a body type.
+pub fn typed<T: DeserializeOwned>(object: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(object))
+        .map_err(|e| ApiError::BadRequest(format!("The request body cannot be read: {e}.")))
 }
 
 /// An `application/x-www-form-urlencoded` body as name/value pairs (first value wins).

@@ -1,17 +1,47 @@
-//! A function's route table: each route named once, as method + path pattern →
-//! handler. The table answers what no route takes by itself: 404 for an unknown path,
-//! 405 with `Allow` for a known path and another method.
+//! A function's route table: each route named once, as path + method → handler, where a
+//! handler is a plain `async fn(&State, &Request, &Params) -> ApiResult`. The table
+//! answers what no route takes by itself: 404 for an unknown path, 405 with `Allow` for
+//! a known path and another method.
+//!
+//! ```ignore
+//! Router::new()
+//!     .at("/api/{user_id}/tasks/{id}")
+//!     .get(api::tasks::get)
+//!     .put(api::tasks::replace)
+//! ```
 
 use super::{ApiError, ApiResult};
 use lambda_http::{Request, RequestExt, http::Method};
 use std::future::Future;
 use std::pin::Pin;
 
-/// A handler's future: it borrows the state, the request and the path parameters.
-pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = ApiResult> + Send + 'a>>;
+/// What a route calls: any `async fn(&S, &Request, &Params) -> ApiResult`.
+///
+/// (The future borrows the three arguments, so its type depends on their lifetime: this
+/// trait names it, for every lifetime at once, which a plain `Fn` bound cannot.)
+pub trait Handler<'a, S: 'a>: Fn(&'a S, &'a Request, &'a Params) -> Self::Future {
+    type Future: Future<Output = ApiResult> + Send + 'a;
+}
 
-/// What a route calls. Write it as a closure: `|s, req, p| Box::pin(api::x(s, req, p))`.
-pub type Handler<S> = for<'a> fn(&'a S, &'a Request, &'a Params) -> HandlerFuture<'a>;
+impl<'a, S: 'a, F, Fut> Handler<'a, S> for F
+where
+    F: Fn(&'a S, &'a Request, &'a Params) -> Fut,
+    Fut: Future<Output = ApiResult> + Send + 'a,
+{
+    type Future = Fut;
+}
+
+/// A handler as the table stores it: its future boxed, so routes of any handler fit in
+/// one table (one allocation per request).
+type Boxed<S> = Box<
+    dyn for<'a> Fn(
+            &'a S,
+            &'a Request,
+            &'a Params,
+        ) -> Pin<Box<dyn Future<Output = ApiResult> + Send + 'a>>
+        + Send
+        + Sync,
+>;
 
 /// The path parameters of the matched route, percent-decoded.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -31,56 +61,79 @@ impl Params {
 struct Route<S> {
     method: Method,
     pattern: &'static str,
-    handler: Handler<S>,
+    handler: Boxed<S>,
 }
 
-/// Method + path pattern → handler, built once per cold start.
+/// Path + method → handler, built once per cold start.
 pub struct Router<S> {
     routes: Vec<Route<S>>,
+    /// The path the next `get`, `post`, … registers at (set by [`Router::at`]).
+    at: Option<&'static str>,
 }
 
 impl<S> Default for Router<S> {
     fn default() -> Self {
-        Self { routes: Vec::new() }
+        Self {
+            routes: Vec::new(),
+            at: None,
+        }
     }
 }
 
-impl<S> Router<S> {
+impl<S: 'static> Router<S> {
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds `method pattern`; `pattern` is an API Gateway path such as
+    /// The path the methods that follow are registered at: an API Gateway path such as
     /// `/api/{user_id}/tasks/{id}`.
-    pub fn route(mut self, method: Method, pattern: &'static str, handler: Handler<S>) -> Self {
+    pub fn at(mut self, pattern: &'static str) -> Self {
+        self.at = Some(pattern);
+        self
+    }
+
+    /// Registers `handler` for `method` at the current path.
+    ///
+    /// # Panics
+    /// Before any [`Router::at`]: a route table is built once per cold start, so every
+    /// handler test would fail.
+    pub fn route<H>(mut self, method: Method, handler: H) -> Self
+    where
+        H: for<'a> Handler<'a, S> + Send + Sync + 'static,
+    {
+        let pattern = self
+            .at
+            .expect("Router::at names the path before its methods");
         self.routes.push(Route {
             method,
             pattern,
-            handler,
+            handler: Box::new(move |state, req, params| Box::pin(handler(state, req, params))),
         });
         self
     }
 
-    pub fn get(self, pattern: &'static str, handler: Handler<S>) -> Self {
-        self.route(Method::GET, pattern, handler)
+    pub fn get<H: for<'a> Handler<'a, S> + Send + Sync + 'static>(self, handler: H) -> Self {
+        self.route(Method::GET, handler)
     }
 
-    pub fn post(self, pattern: &'static str, handler: Handler<S>) -> Self {
-        self.route(Method::POST, pattern, handler)
+    pub fn post<H: for<'a> Handler<'a, S> + Send + Sync + 'static>(self, handler: H) -> Self {
+        self.route(Method::POST, handler)
     }
 
-    pub fn put(self, pattern: &'static str, handler: Handler<S>) -> Self {
-        self.route(Method::PUT, pattern, handler)
+    pub fn put<H: for<'a> Handler<'a, S> + Send + Sync + 'static>(self, handler: H) -> Self {
+        self.route(Method::PUT, handler)
     }
 
-    pub fn patch(self, pattern: &'static str, handler: Handler<S>) -> Self {
-        self.route(Method::PATCH, pattern, handler)
+    pub fn patch<H: for<'a> Handler<'a, S> + Send + Sync + 'static>(self, handler: H) -> Self {
+        self.route(Method::PATCH, handler)
     }
 
-    pub fn delete(self, pattern: &'static str, handler: Handler<S>) -> Self {
-        self.route(Method::DELETE, pattern, handler)
+    pub fn delete<H: for<'a> Handler<'a, S> + Send + Sync + 'static>(self, handler: H) -> Self {
+        self.route(Method::DELETE, handler)
     }
+}
 
+impl<S> Router<S> {
     /// `(METHOD, pattern)` of every route, in the order they were added.
     pub fn table(&self) -> impl Iterator<Item = (&Method, &'static str)> {
         self.routes.iter().map(|r| (&r.method, r.pattern))
@@ -175,14 +228,22 @@ mod tests {
         req
     }
 
+    async fn get_thing(state: &&'static str, _: &Request, params: &Params) -> ApiResult {
+        Err(ApiError::Conflict(format!(
+            "{state} get {}",
+            params.get("id")
+        )))
+    }
+
+    async fn delete_thing(_: &&'static str, _: &Request, _: &Params) -> ApiResult {
+        Err(ApiError::Conflict("delete".into()))
+    }
+
     fn table() -> Router<&'static str> {
         Router::new()
-            .get("/things/{id}", |s, _, p| {
-                Box::pin(async move { Err(ApiError::Conflict(format!("{s} get {}", p.get("id")))) })
-            })
-            .delete("/things/{id}", |_, _, _| {
-                Box::pin(async { Err(ApiError::Conflict("delete".into())) })
-            })
+            .at("/things/{id}")
+            .get(get_thing)
+            .delete(delete_thing)
     }
 
     async fn answer(router: &Router<&'static str>, method: &str, path: &str) -> ApiError {

@@ -1,8 +1,8 @@
 //! Field errors, and reading a JSON object's fields into validated types while
 //! collecting every problem, so a client learns about all of them at once.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// One offending input: a body field, a query parameter or a path parameter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,76 +81,83 @@ impl FieldErrors {
     }
 }
 
-/// Reads the fields of a JSON object, collecting every problem before answering.
-pub struct Fields<'a> {
-    object: &'a Map<String, Value>,
-    errors: FieldErrors,
+/// A type a client sends as a JSON string, checked as it is read: `parse` answers the
+/// value, or the message the client sees.
+pub trait Text: Sized {
+    fn parse(raw: &str) -> Result<Self, String>;
 }
 
-impl<'a> Fields<'a> {
-    pub fn new(object: &'a Map<String, Value>) -> Self {
-        Self {
-            object,
-            errors: FieldErrors::default(),
-        }
-    }
+/// A type a JSON value is read into, or the message the client sees.
+pub trait FromJson: Sized {
+    fn from_json(value: &Value) -> Result<Self, String>;
+}
 
-    /// A field that must be present and not null.
-    pub fn required<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&'a Value) -> Result<T, String>,
-    ) -> Option<T> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => {
-                self.errors.push(name, "is required");
-                None
-            }
-            Some(value) => self.errors.check(name, parse(value)),
-        }
-    }
-
-    /// A field that may be absent or null (`Some(None)`).
-    pub fn optional<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&'a Value) -> Result<T, String>,
-    ) -> Option<Option<T>> {
-        match self.object.get(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => self.errors.check(name, parse(value)).map(Some),
-        }
-    }
-
-    /// Records a problem found across fields (e.g. a confirmation that differs).
-    pub fn reject(&mut self, name: &str, message: &str) {
-        self.errors.push(name, message);
-    }
-
-    /// The parsed values when every field was valid, else every problem found.
-    /// Pass `(|| Some((a?, b?)))()`: it is `Some` exactly when no field failed.
-    pub fn finish<T>(self, values: Option<T>) -> Result<T, FieldErrors> {
-        match values {
-            Some(values) if self.errors.is_empty() => Ok(values),
-            _ => {
-                let mut errors = self.errors;
-                if errors.is_empty() {
-                    errors.push("body", "is invalid");
-                }
-                Err(errors)
-            }
-        }
+impl<T: Text> FromJson for T {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        T::parse(value.as_str().ok_or("must be a string")?)
     }
 }
 
-/// The string inside a JSON value, or a message for the client.
-pub fn json_string(value: &Value) -> Result<&str, String> {
-    value.as_str().ok_or_else(|| "must be a string".to_owned())
+/// Only `true`/`false`, not `"true"` or `1`.
+impl FromJson for bool {
+    fn from_json(value: &Value) -> Result<Self, String> {
+        value
+            .as_bool()
+            .ok_or_else(|| "must be a boolean".to_owned())
+    }
 }
 
-/// The boolean inside a JSON value (only `true`/`false`, not `"true"` or `1`).
-pub fn json_bool(value: &Value) -> Result<bool, String> {
-    value
-        .as_bool()
-        .ok_or_else(|| "must be a boolean".to_owned())
+/// Any string (a confirmation compared with another field).
+impl Text for String {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(raw.to_owned())
+    }
+}
+
+/// One field of a typed request body, as read: a body type derives `Deserialize` with
+/// `Field`s, so reading never stops at the first bad field; its validation then asks
+/// each field for its value with [`Field::required`] or [`Field::optional`], which
+/// record every problem, so a client learns about all of them at once.
+#[derive(Debug, Default)]
+pub enum Field<T> {
+    /// Absent, or `null`.
+    #[default]
+    Missing,
+    Valid(T),
+    /// Present but not a valid `T`: why.
+    Invalid(String),
+}
+
+impl<'de, T: FromJson> Deserialize<'de> for Field<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::Null => Self::Missing,
+            value => match T::from_json(&value) {
+                Ok(value) => Self::Valid(value),
+                Err(message) => Self::Invalid(message),
+            },
+        })
+    }
+}
+
+impl<T> Field<T> {
+    /// The value of a field that must be present and not null; `None` once the
+    /// problem is recorded under `name`.
+    pub fn required(self, name: &str, errors: &mut FieldErrors) -> Option<T> {
+        match self {
+            Self::Valid(value) => Some(value),
+            Self::Missing => errors.check(name, Err("is required".into())),
+            Self::Invalid(message) => errors.check(name, Err(message)),
+        }
+    }
+
+    /// The value of a field that may be absent or null (`Some(None)`); `None` once the
+    /// problem is recorded under `name`.
+    pub fn optional(self, name: &str, errors: &mut FieldErrors) -> Option<Option<T>> {
+        match self {
+            Self::Valid(value) => Some(Some(value)),
+            Self::Missing => Some(None),
+            Self::Invalid(message) => errors.check(name, Err(message)),
+        }
+    }
 }

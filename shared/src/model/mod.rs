@@ -1,5 +1,6 @@
-//! Validated input types: a value of one of these types is valid, so code that holds
-//! one never checks it again. Parsers return the message a client sees.
+//! The API's types: what a client sends, validated (a value of one of these types is
+//! valid, so code that holds one never checks it again; parsers return the message a
+//! client sees), and what it gets back (`Task`, `User`).
 
 mod fields;
 mod precondition;
@@ -7,15 +8,25 @@ mod subject;
 mod task;
 mod user;
 
-pub use fields::{FieldError, FieldErrors, Fields, json_bool, json_string};
+pub use fields::{Field, FieldError, FieldErrors, FromJson, Text};
 pub use precondition::Precondition;
 pub use subject::Subject;
-pub use task::{Description, ListQuery, Page, PageSize, SortBy, SortOrder, TaskChanges, Title};
-pub use user::{Email, Password, Username};
+pub use task::{
+    CompleteBody, Description, ListQuery, Page, PageSize, SortBy, SortOrder, Task, TaskBody,
+    TaskChanges, Title,
+};
+pub use user::{AccountBody, Email, LoginBody, LoginName, LoginPassword, Password, User, Username};
 
-/// Postgres `text` rejects NUL; other control characters are just noise in a title.
-pub(crate) fn has_nul(s: &str) -> bool {
-    s.contains('\0')
+/// Text of at most `max_chars` characters without NUL (Postgres `text` rejects it; other
+/// control characters are just noise in a title), or the message a client sees.
+pub(crate) fn bounded(text: &str, max_chars: usize) -> Result<(), String> {
+    if text.chars().count() > max_chars {
+        return Err(format!("must be at most {max_chars} characters long"));
+    }
+    if text.contains('\0') {
+        return Err("must not contain NUL characters".into());
+    }
+    Ok(())
 }
 
 /// Serialises a timestamp as RFC 3339 in UTC with microseconds (Postgres' precision),

@@ -15,15 +15,7 @@ impl Subject {
         if raw.is_empty() {
             return Err("sub must not be empty".into());
         }
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "sub must be at most {} characters",
-                Self::MAX_CHARS
-            ));
-        }
-        if raw.contains('\0') {
-            return Err("sub must not contain NUL".into());
-        }
+        super::bounded(raw, Self::MAX_CHARS).map_err(|problem| format!("sub {problem}"))?;
         Ok(match Uuid::try_parse(raw) {
             Ok(uuid) => Self(uuid.hyphenated().to_string()),
             Err(_) => Self(raw.to_owned()),

@@ -1,6 +1,24 @@
-use super::has_nul;
-use super::{FieldErrors, Fields, json_bool, json_string};
-use serde_json::Value;
+use super::{Field, FieldErrors, Text, bounded};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A task as the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Task {
+    pub id: Uuid,
+    pub user_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub completed: bool,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+    /// Raised by every write; the task's `ETag`. Not part of the task's JSON.
+    #[serde(skip)]
+    pub version: i64,
+}
 
 /// Trimmed, 1–200 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -9,29 +27,19 @@ pub struct Title(String);
 impl Title {
     pub const MAX_CHARS: usize = 200;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for Title {
+    fn parse(raw: &str) -> Result<Self, String> {
         let value = raw.trim();
         if value.is_empty() {
             return Err("must not be empty".into());
         }
-        if value.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "must be at most {} characters long",
-                Self::MAX_CHARS
-            ));
-        }
-        if has_nul(value) {
-            return Err("must not contain NUL characters".into());
-        }
+        bounded(value, Self::MAX_CHARS)?;
         Ok(Self(value.to_owned()))
-    }
-
-    pub fn from_json(value: &Value) -> Result<Self, String> {
-        Self::parse(json_string(value)?)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -42,26 +50,32 @@ pub struct Description(String);
 impl Description {
     pub const MAX_CHARS: usize = 2000;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        if raw.chars().count() > Self::MAX_CHARS {
-            return Err(format!(
-                "must be at most {} characters long",
-                Self::MAX_CHARS
-            ));
-        }
-        if has_nul(raw) {
-            return Err("must not contain NUL characters".into());
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    pub fn from_json(value: &Value) -> Result<Self, String> {
-        Self::parse(json_string(value)?)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+impl Text for Description {
+    fn parse(raw: &str) -> Result<Self, String> {
+        bounded(raw, Self::MAX_CHARS)?;
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+/// A task's body as sent (`POST`, `PUT`): every field read, unknown ones ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TaskBody {
+    pub title: Field<Title>,
+    pub description: Field<Description>,
+    pub completed: Field<bool>,
+}
+
+/// `PATCH …/complete`'s body: `completed`, or nothing to toggle.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CompleteBody {
+    pub completed: Field<bool>,
 }
 
 /// The fields a create or a full replacement writes.
@@ -74,36 +88,33 @@ pub struct TaskChanges {
 
 impl TaskChanges {
     /// POST body: `title` required, `description` optional, `completed` defaults to false.
-    pub fn for_create(object: &serde_json::Map<String, Value>) -> Result<Self, FieldErrors> {
-        Self::read(object, false)
+    pub fn for_create(body: TaskBody) -> Result<Self, FieldErrors> {
+        Self::read(body, false)
     }
 
     /// PUT body: `title` and `completed` required, absent `description` becomes null.
-    pub fn for_replace(object: &serde_json::Map<String, Value>) -> Result<Self, FieldErrors> {
-        Self::read(object, true)
+    pub fn for_replace(body: TaskBody) -> Result<Self, FieldErrors> {
+        Self::read(body, true)
     }
 
-    fn read(
-        object: &serde_json::Map<String, Value>,
-        completed_required: bool,
-    ) -> Result<Self, FieldErrors> {
-        let mut fields = Fields::new(object);
-        let title = fields.required("title", Title::from_json);
-        let description = fields.optional("description", Description::from_json);
+    fn read(body: TaskBody, completed_required: bool) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let title = body.title.required("title", &mut errors);
+        let description = body.description.optional("description", &mut errors);
         let completed = if completed_required {
-            fields.required("completed", json_bool)
+            body.completed.required("completed", &mut errors)
         } else {
-            fields
-                .optional("completed", json_bool)
-                .map(|c| c.unwrap_or(false))
+            let completed = body.completed.optional("completed", &mut errors);
+            completed.map(|c| c.unwrap_or(false))
         };
-        let (title, description, completed) =
-            fields.finish((|| Some((title?, description?, completed?)))())?;
-        Ok(Self {
-            title,
-            description,
-            completed,
-        })
+        match (title, description, completed) {
+            (Some(title), Some(description), Some(completed)) => Ok(Self {
+                title,
+                description,
+                completed,
+            }),
+            _ => Err(errors),
+        }
     }
 }
 
@@ -258,10 +269,11 @@ fn parse_bool(raw: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::model::FromJson;
+    use serde_json::{Value, json};
 
-    fn obj(v: Value) -> serde_json::Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn body(v: Value) -> TaskBody {
+        serde_json::from_value(v).unwrap()
     }
 
     #[test]
@@ -272,6 +284,7 @@ mod tests {
         assert!(Title::parse(&"ß".repeat(201)).is_err());
         assert!(Title::parse("a\0b").is_err());
         assert!(Title::from_json(&json!(5)).is_err());
+        assert!(bool::from_json(&json!("true")).is_err());
     }
 
     #[test]
@@ -284,7 +297,7 @@ mod tests {
 
     #[test]
     fn create_defaults_and_replace_requires() {
-        let c = TaskChanges::for_create(&obj(json!({"title": " a "}))).unwrap();
+        let c = TaskChanges::for_create(body(json!({"title": " a "}))).unwrap();
         assert_eq!(
             c,
             TaskChanges {
@@ -293,9 +306,9 @@ mod tests {
                 completed: false
             }
         );
-        let err = TaskChanges::for_replace(&obj(json!({"title": "a"}))).unwrap_err();
+        let err = TaskChanges::for_replace(body(json!({"title": "a"}))).unwrap_err();
         assert_eq!(err.as_slice()[0].field, "completed");
-        let err = TaskChanges::for_create(&obj(
+        let err = TaskChanges::for_create(body(
             json!({"title": "", "completed": "yes", "description": 1}),
         ))
         .unwrap_err();

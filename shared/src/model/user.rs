@@ -1,12 +1,33 @@
-use super::has_nul;
+use super::{Field, Text};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::fmt;
+use uuid::Uuid;
+
+/// A user as clients see it: never the password or its hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::model::rfc3339")]
+    pub updated_at: DateTime<Utc>,
+}
 
 /// 3–32 characters from `A–Z a–z 0–9 _ . -`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
 
 impl Username {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for Username {
+    fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.chars().count();
         if !(3..=32).contains(&len) {
             return Err("must be 3 to 32 characters long".into());
@@ -19,10 +40,6 @@ impl Username {
         }
         Ok(Self(raw.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// A plausible e-mail address, NFKC-normalised and lowercased (so look-alike spellings
@@ -31,7 +48,13 @@ impl Username {
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for Email {
+    fn parse(raw: &str) -> Result<Self, String> {
         use unicode_normalization::UnicodeNormalization;
         let value = raw.nfkc().collect::<String>().trim().to_lowercase();
         if value.chars().count() > 254 {
@@ -52,10 +75,6 @@ impl Email {
         }
         Ok(Self(value))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// 8–72 bytes of UTF-8: bcrypt reads only 72 bytes, so longer is refused rather than
@@ -66,7 +85,13 @@ pub struct Password(String);
 impl Password {
     pub const MAX_BYTES: usize = 72;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for Password {
+    fn parse(raw: &str) -> Result<Self, String> {
         if raw.len() < 8 {
             return Err("must be at least 8 characters long".into());
         }
@@ -76,14 +101,10 @@ impl Password {
                 Self::MAX_BYTES
             ));
         }
-        if has_nul(raw) {
+        if raw.contains('\0') {
             return Err("must not contain NUL characters".into());
         }
         Ok(Self(raw.to_owned()))
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
     }
 }
 
@@ -91,6 +112,74 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(***)")
     }
+}
+
+/// A login identifier as typed: not blank once trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginName(String);
+
+impl LoginName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for LoginName {
+    fn parse(raw: &str) -> Result<Self, String> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err("must not be blank".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+}
+
+/// The password of a login: any non-empty string (it is only compared, never stored,
+/// so an old account's password is not held to today's rules). `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginPassword(String);
+
+impl LoginPassword {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text for LoginPassword {
+    fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Err("is required".into());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+}
+
+impl fmt::Debug for LoginPassword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LoginPassword(***)")
+    }
+}
+
+/// A new account's body as sent (signup, register): every field read, unknown ones
+/// ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountBody {
+    pub username: Field<Username>,
+    pub email: Field<Email>,
+    pub password: Field<Password>,
+    /// Signup only.
+    pub confirm_password: Field<String>,
+}
+
+/// A login's body as sent: `username` (the username or the email) or `email`, and
+/// `password`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginBody {
+    pub username: Field<LoginName>,
+    pub email: Field<LoginName>,
+    pub password: Field<LoginPassword>,
 }
 
 #[cfg(test)]
