@@ -1,6 +1,7 @@
 //! Checks of the workspace as a whole, beyond any one crate: `template.yaml`,
 //! `openapi.yaml` and the `cargo lambda watch` router in `Cargo.toml` declare one route
-//! table; each function checks its own route table against it; what the template
+//! table, which the README's table of functions lists and `docs/API.md` describes route
+//! by route; each function checks its own route table against it; what the template
 //! deploys keeps the secrets out of the functions' environment; and each request's time
 //! budget fits inside its function's timeout.
 //!
@@ -46,6 +47,65 @@ fn one_route_table() {
     }
 }
 
+/// The README's table of functions (`| function | routes |`) lists the same routes,
+/// each under the function the template sends it to. A cell names `METHOD path`, or
+/// methods alone that share the path named next: `GET`, `POST /api/{user_id}/tasks`.
+#[test]
+fn the_readme_lists_the_route_table() {
+    let readme = repo_file("README.md");
+    let rows = readme
+        .lines()
+        .skip_while(|line| *line != "| function | routes |")
+        .skip(2)
+        .take_while(|line| line.starts_with('|'));
+    let mut listed = BTreeSet::new();
+    for row in rows {
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        let function = cells[1].trim_matches('`');
+        let mut methods = Vec::new();
+        for quoted in cells[2].split('`').skip(1).step_by(2) {
+            match quoted.split_once(' ') {
+                None => methods.push(quoted),
+                Some((method, path)) => {
+                    for method in methods.drain(..).chain([method]) {
+                        listed.insert((method.to_owned(), path.to_owned(), function.to_owned()));
+                    }
+                }
+            }
+        }
+        assert!(methods.is_empty(), "methods without a path: {row}");
+    }
+    assert_eq!(
+        listed,
+        routes::template(),
+        "the README's table and template.yaml differ"
+    );
+}
+
+/// `docs/API.md` describes every route: a section headed `### METHOD path`, or a row of
+/// the service routes' table; and it has no section for a route that does not exist.
+#[test]
+fn the_api_document_describes_every_route() {
+    let doc = repo_file("docs/API.md");
+    let template = routes::template();
+    for (method, path, _) in &template {
+        let route = format!("{method} {path}");
+        let described = doc.lines().any(|line| {
+            line == format!("### {route}") || line.starts_with(&format!("| `{route}` |"))
+        });
+        assert!(described, "docs/API.md has no section for {route}");
+    }
+    let declared: BTreeSet<(String, String)> = without_function(&template);
+    for heading in doc.lines().filter_map(|line| line.strip_prefix("### ")) {
+        if let Some((method, path)) = heading.split_once(" /")
+            && method.chars().all(|c| c.is_ascii_uppercase())
+        {
+            let route = (method.to_owned(), format!("/{path}"));
+            assert!(declared.contains(&route), "docs/API.md: ### {heading}");
+        }
+    }
+}
+
 /// Every function the template deploys is a crate of `functions/` whose tests hold its
 /// own route table to its part of the one above.
 #[test]
@@ -53,19 +113,23 @@ fn each_function_checks_its_own_route_table() {
     let functions: BTreeSet<String> = routes::template().into_iter().map(|r| r.2).collect();
     assert_eq!(functions.len(), 5, "{functions:?}");
     for function in functions {
-        let path = format!(
-            "{}/../functions/{function}/src/tests.rs",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let tests = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let path = format!("functions/{function}/src/tests.rs");
         let check = format!("testkit::routes::assert_table(\"{function}\", &routes())");
-        assert!(tests.contains(&check), "{path} does not call {check}");
+        assert!(
+            repo_file(&path).contains(&check),
+            "{path} does not call {check}"
+        );
     }
 }
 
+/// A file of the repository, by its path from the root.
+fn repo_file(path: &str) -> String {
+    let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
 fn template() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
-    serde_yaml_ng::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    serde_yaml_ng::from_str(&repo_file("template.yaml")).unwrap()
 }
 
 fn names(mapping: &Value) -> Vec<String> {
