@@ -9,10 +9,10 @@
 //! - [`routes`]: the route table as `template.yaml`, `openapi.yaml` and the watch
 //!   router declare it, and [`routes::assert_table`] for each function's own.
 //!
-//! The checks of the workspace as a whole (one route table, each function checking its
-//! own, what the template deploys, request budgets against the functions' timeouts) are
-//! this crate's integration test `tests/workspace.rs`
-//! (`cargo test -p todo-testkit --test workspace`).
+//! The checks of the workspace as a whole (one route table, which the README and
+//! `docs/API.md` follow; each function checking its own; what the template deploys;
+//! request budgets against the functions' timeouts) are this crate's integration test
+//! `tests/workspace.rs` (`cargo test -p todo-testkit --test workspace`).
 
 pub mod cluster;
 mod db;
