@@ -10,7 +10,8 @@
 //!   pool, migrations, one module per table), [`model`] (validated input: a `Title`
 //!   that exists is valid);
 //! - [`config`]: environment and Secrets Manager, read once per cold start; [`deadline`]
-//!   (when the current request started: its one time budget counts from there); [`tls`] and
+//!   (when the current request started: its one time budget counts from there);
+//!   [`metrics`] (what a request records for its access line and metrics); [`tls`] and
 //!   [`outbound`] (the one HTTP client, for the key set and Secrets Manager).
 
 pub mod api;
@@ -19,6 +20,7 @@ pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod outbound;
 pub mod state;

@@ -148,7 +148,7 @@ macro_rules! parts {
 }
 parts!(AuthState, TaskState, ServiceState);
 
-/// A function's `main`: logging, its state from the environment (once per cold start),
+/// A function's `main` (`function`: its name in logs and metrics): logging, its state from the environment (once per cold start),
 /// then Lambda invocations through `router` until the runtime stops. An invalid setting
 /// stops it here, with a message naming the variable.
 ///
@@ -156,12 +156,15 @@ parts!(AuthState, TaskState, ServiceState);
 /// time, and the multi-threaded runtime would only pass each one between threads (more
 /// context switches and CPU per request; BENCHMARKS.md has the figures). Blocking work
 /// (bcrypt) still goes to `spawn_blocking`'s threads.
-pub fn main<S: FunctionState>(router: Router<S>) -> Result<(), lambda_http::Error> {
+pub fn main<S: FunctionState>(
+    function: &'static str,
+    router: Router<S>,
+) -> Result<(), lambda_http::Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
         .block_on(async {
-            crate::telemetry::init();
+            crate::telemetry::init(function);
             let state = S::from_env().await?;
             crate::http::run(state, router).await
         })

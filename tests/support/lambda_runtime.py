@@ -72,13 +72,13 @@ class RuntimeApi:
                 if not api.first_poll.is_set():
                     api.first_poll_at = time.perf_counter()
                     api.first_poll.set()
-                request_id, payload = api.events.get()
+                request_id, payload, trace_id = api.events.get()
                 body = json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
                 self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 10000))
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
-                self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000")
+                self.send_header("Lambda-Runtime-Trace-Id", trace_id)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -107,12 +107,12 @@ class RuntimeApi:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.address = f"127.0.0.1:{self.server.server_address[1]}"
 
-    def invoke(self, payload, timeout=30):
+    def invoke(self, payload, timeout=30, trace_id="Root=1-00000000-000000000000000000000000"):
         request_id = str(uuid.uuid4())
         slot = {"done": threading.Event()}
         self.responses[request_id] = slot
         sent = time.perf_counter()
-        self.events.put((request_id, payload))
+        self.events.put((request_id, payload, trace_id))
         if not slot["done"].wait(timeout):
             raise TimeoutError("no response")
         del self.responses[request_id]
@@ -123,9 +123,10 @@ class RuntimeApi:
 
 class Function:
     """`binary` started as Lambda starts a function; `runner` goes before it (the arm64
-    bootstraps run under `qemu-aarch64-static -L /usr/aarch64-linux-gnu`)."""
+    bootstraps run under `qemu-aarch64-static -L /usr/aarch64-linux-gnu`). `stdout`: where
+    its standard output goes (a file, to read its log lines; by default nowhere)."""
 
-    def __init__(self, binary, env, runner=(), start_timeout=30):
+    def __init__(self, binary, env, runner=(), start_timeout=30, stdout=subprocess.DEVNULL):
         self.api = RuntimeApi()
         full_env = {
             "PATH": os.environ["PATH"],
@@ -137,14 +138,14 @@ class Function:
             **env,
         }
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([*runner, str(binary)], env=full_env, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen([*runner, str(binary)], env=full_env, stdout=stdout)
         if not self.api.first_poll.wait(start_timeout):
             self.stop()
             raise RuntimeError(f"{binary.name} did not start")
         self.init_ms = (self.api.first_poll_at - self.started) * 1000
 
-    def call(self, payload):
-        ms, response = self.api.invoke(payload)
+    def call(self, payload, **invoke):
+        ms, response = self.api.invoke(payload, **invoke)
         return ms, response
 
     def stop(self):

@@ -15,7 +15,7 @@ fn routes() -> Router<AuthState> {
 }
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::main(routes())
+    shared::main(env!("CARGO_PKG_NAME"), routes())
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ fn routes() -> Router<TaskState> {
 }
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::main(routes())
+    shared::main(env!("CARGO_PKG_NAME"), routes())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ fn routes() -> Router<ServiceState> {
 }
 
 fn main() -> Result<(), lambda_http::Error> {
-    shared::main(routes())
+    shared::main(env!("CARGO_PKG_NAME"), routes())
 }
 
 async fn openapi_yaml(_: &ServiceState, req: &Request, _: &Params) -> ApiResult {

@@ -7,6 +7,7 @@ use crate::db::users::{self, CreateError, Taken};
 use crate::http::{
     ApiError, ApiResult, Params, client_address, form_body, json, json_body, no_store,
 };
+use crate::metrics;
 use crate::model::{AccountBody, Email, FieldErrors, LoginBody, Password, Text, User, Username};
 use lambda_http::{Request, http::StatusCode};
 use serde::Serialize;
@@ -71,6 +72,7 @@ pub async fn signup(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let account = read_account(req, true)?;
     match create_account(state, &account).await? {
         Ok(user) => {
+            metrics::event("SignupSucceeded");
             let token = state.issuer.issue(&user.id.to_string(), &user.username)?;
             json(StatusCode::CREATED, &Session { user, token }).map(no_store)
         }
@@ -85,7 +87,10 @@ pub async fn signup(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
 pub async fn register(state: &AuthState, req: &Request, _: &Params) -> ApiResult {
     let account = read_account(req, false)?;
     match create_account(state, &account).await? {
-        Ok(user) => json(StatusCode::CREATED, &user),
+        Ok(user) => {
+            metrics::event("SignupSucceeded");
+            json(StatusCode::CREATED, &user)
+        }
         Err(taken) => Err(ApiError::validation(taken.field(), "is already registered")),
     }
 }
@@ -179,6 +184,7 @@ async fn check_credentials(
     let (account, keys) =
         match logins::reserve(&state.db, &identifier, &address, &state.throttle).await? {
             Reserved::Throttled { retry_after } => {
+                metrics::event("LoginThrottled");
                 return Err(ApiError::TooManyRequests { retry_after });
             }
             Reserved::Counted { account, keys } => (account, keys),
@@ -186,11 +192,13 @@ async fn check_credentials(
     let hash = account.as_ref().map(|(_, hash)| hash.clone());
     let matched = state.passwords.verify(password, hash).await?;
     let Some((user, hash)) = account.filter(|_| matched) else {
+        metrics::event("LoginFailed");
         return Err(ApiError::Unauthorized {
             detail: "Invalid username or password.".into(),
             token_sent: false,
         });
     };
+    metrics::event("LoginSucceeded");
     let new_hash = match state.passwords.needs_rehash(&hash) {
         true => rehash(state, password).await,
         false => None,

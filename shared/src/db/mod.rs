@@ -110,6 +110,7 @@ impl Database {
         &self,
         work: impl AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, DbError> {
+        let _timed = crate::metrics::DatabaseTime::start();
         let deadline = self.deadline();
         let client = self.checkout(deadline).await?;
         let late = {
@@ -143,6 +144,7 @@ impl Database {
     /// knows, and the answer is `Unknown` (a 504). Either way, the statement cannot
     /// commit after the deadline plus the time the commit itself takes.
     pub async fn write(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, DbError> {
+        let _timed = crate::metrics::DatabaseTime::start();
         let deadline = self.deadline();
         let client = self.checkout(deadline).await?;
         if client.is_closed() {

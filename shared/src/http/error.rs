@@ -70,9 +70,13 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(_) | DbError::Timeout(_) | DbError::Retryable(_) => {
+                crate::metrics::event("DatabaseUnavailable");
                 Self::Unavailable(Box::new(error))
             }
-            DbError::Unknown(_) => Self::OutcomeUnknown(Box::new(error)),
+            DbError::Unknown(_) => {
+                crate::metrics::event("DatabaseUnavailable");
+                Self::OutcomeUnknown(Box::new(error))
+            }
             DbError::InvalidInput(_) => {
                 Self::BadRequest("The request holds a value the database cannot store.".into())
             }

@@ -16,6 +16,7 @@ pub use request::{
 pub use response::{asset, etag, json, json_with_location, no_store, not_modified, with_etag};
 pub use router::{Handler, Params, Router, match_path};
 
+use crate::metrics::{self, Record};
 use lambda_http::{Body, Error, Request, RequestExt, Response, http::HeaderValue, service_fn};
 use std::convert::Infallible;
 use std::future::Future;
@@ -60,24 +61,36 @@ where
 {
     let started = Instant::now();
     let request_id = request_id(&req);
+    let trace_id = req
+        .lambda_context_ref()
+        .and_then(|context| context.xray_trace_id.clone());
     let method = req.method().clone();
-    let path = req.raw_http_path().to_owned();
     let origin = req
         .headers()
         .get(lambda_http::http::header::ORIGIN)
         .cloned();
-    let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        trace_id = trace_id.as_deref().unwrap_or("-"),
+        %method,
+    );
 
-    let mut response = if let Some(preflight) = cors.preflight(&req) {
-        preflight
-    } else {
-        // The request's one deadline counts from here (crate::deadline).
-        match crate::deadline::scope(route(req))
-            .instrument(span.clone())
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => span.in_scope(|| error.into_response(&request_id)),
+    let preflight = cors.preflight(&req);
+    let is_preflight = preflight.is_some();
+    let (mut response, record) = match preflight {
+        Some(preflight) => (preflight, Record::default()),
+        None => {
+            // The request's one deadline counts from here (crate::deadline); what it
+            // records is written out below (crate::metrics).
+            let (outcome, record) = metrics::scope(crate::deadline::scope(route(req)))
+                .instrument(span.clone())
+                .await;
+            let response = match outcome {
+                Ok(response) => response,
+                Err(error) => span.in_scope(|| error.into_response(&request_id)),
+            };
+            (response, record)
         }
     };
 
@@ -96,12 +109,22 @@ where
         HeaderValue::from_static("max-age=31536000; includeSubDomains"),
     );
     cors.decorate(origin.as_ref(), response.headers_mut());
+    // The route's template, never the raw path (it holds ids).
+    let route = match (record.route(), is_preflight) {
+        (Some(pattern), _) => format!("{method} {pattern}"),
+        (None, true) => "OPTIONS (preflight)".to_owned(),
+        (None, false) => "(no route)".to_owned(),
+    };
     span.in_scope(|| {
-        tracing::info!(
-            status = response.status().as_u16(),
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "request done"
-        )
+        crate::telemetry::request_done(&crate::telemetry::Done {
+            request_id: &request_id,
+            trace_id: trace_id.as_deref(),
+            method: method.as_str(),
+            route: &route,
+            status: response.status().as_u16(),
+            duration: started.elapsed(),
+            record: &record,
+        })
     });
     response
 }

@@ -148,6 +148,7 @@ impl<S> Router<S> {
                 continue;
             };
             if route.method == req.method() {
+                crate::metrics::route(route.pattern);
                 return (route.handler)(state, &req, &params).await;
             }
             allow.push(route.method.as_str());

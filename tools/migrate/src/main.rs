@@ -11,7 +11,7 @@ use shared::db::Database;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    shared::telemetry::init();
+    shared::telemetry::init("migrate");
     let config = DatabaseConfig::from_env().await?;
     let applied = Database::new(&config)?.migrate().await?;
     if applied.is_empty() {
