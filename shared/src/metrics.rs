@@ -31,7 +31,7 @@ impl Record {
         self.database.get()
     }
 
-    /// Its events, in the order they happened.
+    /// Its events, each once, in the order they first happened.
     pub fn events(&self) -> Vec<&'static str> {
         self.events.borrow().clone()
     }
@@ -82,9 +82,14 @@ impl Drop for DatabaseTime {
 }
 
 /// Something worth counting happened: `LoginFailed`, `DatabaseUnavailable`, … (a metric
-/// of that name, 1 for this request).
+/// of that name, 1 for this request however often it happened).
 pub fn event(name: &'static str) {
-    let _ = RECORD.try_with(|record| record.events.borrow_mut().push(name));
+    let _ = RECORD.try_with(|record| {
+        let mut events = record.events.borrow_mut();
+        if !events.contains(&name) {
+            events.push(name);
+        }
+    });
 }
 
 #[cfg(test)]
@@ -98,6 +103,7 @@ mod tests {
             route("/things/{id}");
             database(Duration::from_millis(2));
             database(Duration::from_millis(3));
+            event("LoginFailed");
             event("LoginFailed");
         })
         .await;

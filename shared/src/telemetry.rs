@@ -25,7 +25,7 @@
 //! line per request written at the end of the request is all this needs, in a few lines.
 
 use crate::metrics::Record;
-use serde_json::{Map, Value, json};
+use serde_json::{Number, json};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -171,72 +171,109 @@ fn millis(duration: Duration) -> f64 {
     (duration.as_micros() as f64) / 1000.0
 }
 
-/// The request's line as a JSON object: the access-log fields and the EMF document.
+/// The request's line, one JSON object: the access-log fields and the EMF document.
+/// Serialised straight into the string, with no intermediate JSON values.
 pub fn request_line(
     done: &Done<'_>,
     cold_start: bool,
     function: &str,
     namespace: &str,
     timestamp_ms: u64,
-) -> Value {
-    let count = |yes: bool| u8::from(yes);
-    let mut metrics = vec![
-        ("Latency", "Milliseconds", json!(millis(done.duration))),
-        (
-            "DbLatency",
-            "Milliseconds",
-            json!(millis(done.record.database())),
-        ),
-        ("Requests", "Count", json!(1)),
-        ("Errors5xx", "Count", json!(count(done.status >= 500))),
-        (
-            "Errors4xx",
-            "Count",
-            json!(count((400..500).contains(&done.status))),
-        ),
-        ("ColdStart", "Count", json!(count(cold_start))),
-    ];
-    for event in done.record.events() {
-        if !metrics.iter().any(|(name, _, _)| *name == event) {
-            metrics.push((event, "Count", json!(1)));
+) -> String {
+    let line = Line {
+        done,
+        cold_start,
+        function,
+        namespace,
+        timestamp_ms,
+    };
+    serde_json::to_string(&line).unwrap_or_default()
+}
+
+struct Line<'a> {
+    done: &'a Done<'a>,
+    cold_start: bool,
+    function: &'a str,
+    namespace: &'a str,
+    timestamp_ms: u64,
+}
+
+impl Line<'_> {
+    /// Every metric of the line: name, unit, value.
+    fn metrics(&self) -> impl Iterator<Item = (&'static str, &'static str, Number)> + '_ {
+        let done = self.done;
+        let ms = |d: Duration| Number::from_f64(millis(d)).unwrap_or_else(|| 0.into());
+        let count = |yes: bool| Number::from(u8::from(yes));
+        let base = [
+            ("Latency", "Milliseconds", ms(done.duration)),
+            ("DbLatency", "Milliseconds", ms(done.record.database())),
+            ("Requests", "Count", count(true)),
+            ("Errors5xx", "Count", count(done.status >= 500)),
+            (
+                "Errors4xx",
+                "Count",
+                count((400..500).contains(&done.status)),
+            ),
+            ("ColdStart", "Count", count(self.cold_start)),
+        ];
+        let events = done.record.events().into_iter();
+        base.into_iter()
+            .chain(events.map(move |name| (name, "Count", count(true))))
+    }
+}
+
+impl serde::Serialize for Line<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let done = self.done;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("message", "request")?;
+        map.serialize_entry("request_id", done.request_id)?;
+        map.serialize_entry("trace_id", &done.trace_id)?;
+        map.serialize_entry("method", done.method)?;
+        map.serialize_entry("route", done.route)?;
+        map.serialize_entry("status", &done.status)?;
+        map.serialize_entry("duration_ms", &millis(done.duration))?;
+        map.serialize_entry("db_ms", &millis(done.record.database()))?;
+        map.serialize_entry("cold_start", &self.cold_start)?;
+        map.serialize_entry("Function", self.function)?;
+        map.serialize_entry("Route", done.route)?;
+        for (name, _, value) in self.metrics() {
+            map.serialize_entry(name, &value)?;
         }
+        map.serialize_entry("_aws", &Aws(self))?;
+        map.end()
     }
-    let mut line = Map::new();
-    line.insert("message".into(), json!("request"));
-    line.insert("request_id".into(), json!(done.request_id));
-    line.insert("trace_id".into(), json!(done.trace_id));
-    line.insert("method".into(), json!(done.method));
-    line.insert("route".into(), json!(done.route));
-    line.insert("status".into(), json!(done.status));
-    line.insert("duration_ms".into(), json!(millis(done.duration)));
-    line.insert("db_ms".into(), json!(millis(done.record.database())));
-    line.insert("cold_start".into(), json!(cold_start));
-    line.insert("Function".into(), json!(function));
-    line.insert("Route".into(), json!(done.route));
-    let declared: Vec<Value> = metrics
-        .iter()
-        .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
-        .collect();
-    for (name, _, value) in metrics {
-        line.insert(name.into(), value);
-    }
-    line.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
+}
+
+/// The EMF metadata: which members of the line are metrics, in which dimensions.
+struct Aws<'a>(&'a Line<'a>);
+
+impl serde::Serialize for Aws<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let line = self.0;
+        let metrics: Vec<_> = line
+            .metrics()
+            .map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+            .collect();
+        serde::Serialize::serialize(
+            &json!({
+            "Timestamp": line.timestamp_ms,
             "CloudWatchMetrics": [{
-                "Namespace": namespace,
+                "Namespace": line.namespace,
                 "Dimensions": [["Function"], ["Function", "Route"]],
-                "Metrics": declared,
+                "Metrics": metrics,
             }],
-        }),
-    );
-    Value::Object(line)
+            }),
+            serializer,
+        )
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     /// What CloudWatch requires of an EMF document (its specification): `_aws` with a
     /// millisecond timestamp and one or more directives, each with a namespace, at most
@@ -290,7 +327,14 @@ mod tests {
             duration: Duration::from_micros(2750),
             record: &record,
         };
-        let line = request_line(&done, true, "auth", "TodoApi", 1_700_000_000_000);
+        let line: Value = serde_json::from_str(&request_line(
+            &done,
+            true,
+            "auth",
+            "TodoApi",
+            1_700_000_000_000,
+        ))
+        .unwrap();
         assert_valid_emf(&line);
         assert_eq!(line["request_id"], "req-1");
         assert_eq!(line["trace_id"], "Root=1-abc");
