@@ -187,13 +187,6 @@ impl TestDb {
         config
     }
 
-    /// A function's state on [`TestDb::config_with_events`].
-    pub async fn state_with_events<S: FunctionState>(&self) -> S {
-        S::new(&self.config_with_events())
-            .await
-            .expect("state builds")
-    }
-
     /// The recorded task events, oldest first: (type, aggregateid, payload), each row's
     /// columns checked against its payload.
     pub async fn events(&self) -> Vec<(String, String, serde_json::Value)> {
