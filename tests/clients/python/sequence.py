@@ -25,8 +25,8 @@ from todo_api_client.api.tasks import (
     replace_task,
 )
 from todo_api_client.models import (
-    LoginRequest,
     ListTasksSortBy,
+    LoginByEmail,
     ListTasksSortOrder,
     Problem,
     ProblemType,
@@ -91,7 +91,7 @@ assert r.headers["x-request-id"] == f"py-signup-{RUN}"
 user_id = str(session.user.id)
 step("signup (201 Session; x-request-id echoed)")
 
-r = login.sync_detailed(client=anon, body=LoginRequest(email=ann["email"].upper(), password=PASSWORD))
+r = login.sync_detailed(client=anon, body=LoginByEmail(email=ann["email"].upper(), password=PASSWORD))
 logged_in = parsed(r, 200, Session)
 assert str(logged_in.user.id) == user_id
 step("login by email (200 Session)")
@@ -134,12 +134,10 @@ step("the same create again is replayed (same task, Idempotent-Replayed)")
 
 for title in ["2 call the plumber", "3 water the plants"]:
     parsed(create_task.sync_detailed(user_id, client=client, body=TaskCreate(title=title)), 201, Task)
-done = parsed(
-    create_task.sync_detailed(user_id, client=client, body=TaskCreate(title="0 done already", completed=True)),
-    201,
-    Task,
-)
+r = create_task.sync_detailed(user_id, client=client, body=TaskCreate(title="0 done already", completed=True))
+done = parsed(r, 201, Task)
 assert done.completed is True
+done_etag = r.headers["ETag"]
 step("three more creates, one of them completed")
 
 # ---- list: every query parameter, then the cursor -----------------------------------
@@ -207,11 +205,12 @@ invalid = problem(list_tasks.sync_detailed(user_id, client=client, page_size=101
 assert [e.field for e in invalid.errors] == ["page_size"]
 step("400 naming page_size")
 
+parsed(complete_task.sync_detailed(user_id, done.id, client=client), 200, Task)  # toggles: a new ETag
 r = replace_task.sync_detailed(
-    user_id, done.id, client=client, body=TaskReplace(title="never", completed=False), if_match=etag0
+    user_id, done.id, client=client, body=TaskReplace(title="never", completed=False), if_match=done_etag
 )
 problem(r, 412)
-step("412 on a stale If-Match")
+step("412 on a stale If-Match (the task changed since)")
 
 # ---- service routes -----------------------------------------------------------------
 r = health.sync_detailed(client=anon)

@@ -109,6 +109,8 @@ for (const title of ["2 call the plumber", "3 water the plants"]) {
 const done = await annApi.POST("/api/{user_id}/tasks", { params: { path }, body: { title: "0 done already", completed: true } });
 assert.ok(done.data);
 assert.equal(done.data.completed, true);
+const doneEtag = done.response.headers.get("ETag");
+assert.ok(doneEtag);
 step("three more creates, one of them completed");
 
 // ---- list: every query parameter, then the cursor -------------------------------
@@ -204,12 +206,15 @@ const invalid = problem(badQuery.error, badQuery.response, 400);
 assert.deepEqual(invalid.errors?.map((e) => e.field), ["page_size"]);
 step("400 naming page_size");
 
+const donePath = { user_id: userId, id: done.data.id };
+const toggled = await annApi.PATCH("/api/{user_id}/tasks/{id}/complete", { params: { path: donePath } });
+assert.equal(toggled.data?.completed, false, "no body toggles");
 const stale = await annApi.PUT("/api/{user_id}/tasks/{id}", {
-  params: { path: { user_id: userId, id: done.data.id }, header: { "If-Match": etag0 } },
+  params: { path: donePath, header: { "If-Match": doneEtag } },
   body: { title: "never", completed: false },
 });
 problem(stale.error, stale.response, 412);
-step("412 on a stale If-Match");
+step("412 on a stale If-Match (the task changed since)");
 
 // ---- service routes -------------------------------------------------------------
 const health = await api.GET("/api/health");
