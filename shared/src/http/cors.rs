@@ -16,7 +16,7 @@ const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_HEADERS: &str =
     "authorization, content-type, x-request-id, if-match, if-none-match, idempotency-key";
 const EXPOSE_HEADERS: &str =
-    "location, x-request-id, www-authenticate, retry-after, etag, idempotent-replayed";
+    "location, x-request-id, www-authenticate, retry-after, etag, idempotent-replayed, link";
 
 impl Cors {
     pub fn new(config: &HttpConfig) -> Self {
