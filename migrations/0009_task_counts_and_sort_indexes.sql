@@ -1,51 +1,63 @@
 -- A listing's `total` without counting rows: each owner's number of tasks, and of
--- completed ones, kept by a trigger in the same statement as every write that changes
+-- completed ones, kept by triggers in the same statement as every write that changes
 -- them (so a write that fails or changes nothing changes no count either, and the counts
 -- commit together with the change or not at all). The open tasks are total - completed.
 --
--- Concurrent writes of one owner queue on the owner's counts row for the rest of their
--- transaction; writes of different owners never meet.
+-- The triggers run once per statement, on the statement's changed rows (transition
+-- tables): one row for the API's writes, and a bulk import of a million rows is one
+-- update per owner, not a million. Concurrent writes of one owner queue on the owner's
+-- counts row for the rest of their transaction; writes of different owners never meet.
 CREATE TABLE task_counts (
     user_id   text   PRIMARY KEY,
     total     bigint NOT NULL CHECK (total >= 0),
     completed bigint NOT NULL CHECK (completed BETWEEN 0 AND total)
 );
 
--- Writes stop while the counts are taken, and start again with the trigger in place.
+-- Writes stop while the counts are taken, and start again with the triggers in place.
 LOCK TABLE tasks IN SHARE ROW EXCLUSIVE MODE;
 
-CREATE FUNCTION count_task_change() RETURNS trigger
+CREATE FUNCTION count_task_changes() RETURNS trigger
 LANGUAGE plpgsql
 AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        -- The owner's first task makes the owner's counts.
+        -- An owner's first task makes the owner's counts.
         INSERT INTO task_counts AS counts (user_id, total, completed)
-        VALUES (NEW.user_id, 1, NEW.completed::int)
+        SELECT user_id, count(*), count(*) FILTER (WHERE completed)
+        FROM inserted GROUP BY user_id
         ON CONFLICT (user_id) DO UPDATE
-            SET total = counts.total + 1, completed = counts.completed + excluded.completed;
+            SET total = counts.total + excluded.total,
+                completed = counts.completed + excluded.completed;
     ELSIF TG_OP = 'DELETE' THEN
-        UPDATE task_counts
-        SET total = total - 1, completed = completed - OLD.completed::int
-        WHERE user_id = OLD.user_id;
+        UPDATE task_counts AS counts
+        SET total = counts.total - gone.total, completed = counts.completed - gone.completed
+        FROM (SELECT user_id, count(*) AS total, count(*) FILTER (WHERE completed) AS completed
+              FROM deleted GROUP BY user_id) AS gone
+        WHERE counts.user_id = gone.user_id;
     ELSE
-        UPDATE task_counts
-        SET completed = completed + NEW.completed::int - OLD.completed::int
-        WHERE user_id = NEW.user_id;
+        -- Only `completed` moves a count (a task never changes owner).
+        UPDATE task_counts AS counts
+        SET completed = counts.completed + changed.completed
+        FROM (SELECT after.user_id, sum(after.completed::int - before.completed::int) AS completed
+              FROM updated AS after JOIN replaced AS before USING (id)
+              GROUP BY after.user_id) AS changed
+        WHERE counts.user_id = changed.user_id AND changed.completed <> 0;
     END IF;
     RETURN NULL;
 END
 $$;
 
-CREATE TRIGGER tasks_counted
-AFTER INSERT OR DELETE ON tasks
-FOR EACH ROW EXECUTE FUNCTION count_task_change();
+CREATE TRIGGER tasks_inserted_counted AFTER INSERT ON tasks
+REFERENCING NEW TABLE AS inserted
+FOR EACH STATEMENT EXECUTE FUNCTION count_task_changes();
 
--- An update counts only when `completed` changes (a task never changes owner).
-CREATE TRIGGER tasks_completion_counted
-AFTER UPDATE OF completed ON tasks
-FOR EACH ROW WHEN (OLD.completed IS DISTINCT FROM NEW.completed)
-EXECUTE FUNCTION count_task_change();
+CREATE TRIGGER tasks_deleted_counted AFTER DELETE ON tasks
+REFERENCING OLD TABLE AS deleted
+FOR EACH STATEMENT EXECUTE FUNCTION count_task_changes();
+
+CREATE TRIGGER tasks_updated_counted AFTER UPDATE ON tasks
+REFERENCING OLD TABLE AS replaced NEW TABLE AS updated
+FOR EACH STATEMENT EXECUTE FUNCTION count_task_changes();
 
 INSERT INTO task_counts (user_id, total, completed)
 SELECT user_id, count(*), count(*) FILTER (WHERE completed) FROM tasks GROUP BY user_id;
