@@ -20,6 +20,7 @@ TODO_TOKEN=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["access_tok
 TODO_USER_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["user"]["id"])' <<<"$session")
 if [ -z "$TODO_TOKEN" ] || [ -z "$TODO_USER_ID" ]; then die "signup gave no token or user id: $session"; fi
 export TODO_TOKEN TODO_USER_ID
+if [ -n "${SECRETS_SEEN:-}" ]; then printf '%s\n' "$TODO_TOKEN" s3cret-pass >>"$SECRETS_SEEN"; fi
 echo "==> schemathesis run openapi.yaml --url $API_URL"
 root=$PWD
 # schemathesis writes its cache and reports where it runs: a folder of its own.

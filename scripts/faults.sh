@@ -15,4 +15,7 @@ scripts/setup.sh faults
 # faults), so no request waits for another's instance.
 export FAULT_WORKERS=${FAULT_WORKERS:-8}
 export WATCH_CONCURRENCY=${WATCH_CONCURRENCY:-$FAULT_WORKERS}
+# The functions log as deployed (Lambda's JSON format): the campaign checks each answer
+# against the function's request line and its DatabaseUnavailable count.
+export AWS_LAMBDA_LOG_FORMAT=JSON
 DEV_API_FAULTS=1 exec scripts/with-dev-api.sh .venv/bin/python tests/faults/campaign.py

@@ -50,7 +50,8 @@ DATABASE_URL=$(scripts/pg.sh start "$tmp/pg" "$pg_port")
 BETTER_AUTH_SECRET=$(openssl rand -hex 32)
 API_URL="http://127.0.0.1:$PORT"
 DEV_API_LOG="$tmp/dev.log"
-export PORT DATABASE_URL BETTER_AUTH_SECRET API_URL DEV_API_LOG
+SECRETS_SEEN="$tmp/secrets-seen"
+export PORT DATABASE_URL BETTER_AUTH_SECRET API_URL DEV_API_LOG SECRETS_SEEN
 
 wait_port() {
   for _ in $(seq 1 200); do
@@ -115,5 +116,8 @@ for _ in $(seq 1 600); do
 done
 grep -q "Todo API is running" "$tmp/dev.log" || die "the API did not start"
 
-# The last command: the script exits with its status, which cleanup reads.
-"$@"
+status=0
+"$@" || status=$?
+python3 tests/support/log_scan.py "$DEV_API_LOG" "$SECRETS_SEEN" || status=1
+# The script exits with COMMAND's status (or the scan's), which cleanup reads.
+exit "$status"

@@ -5,6 +5,7 @@ use crate::auth::{Passwords, TokenIssuer, TokenVerifier};
 use crate::config::{Config, ConfigError, DatabaseConfig, HttpConfig, Lookup, Throttle};
 use crate::db::{Database, DbError};
 use crate::http::{Cors, Edge, Router};
+use crate::model::CursorKey;
 
 /// Why a function could not start: a setting, or the pool. `Debug` prints the message,
 /// because that is what a `main` returning this error shows in the function's log.
@@ -91,6 +92,8 @@ impl FunctionState for AuthState {
 pub struct TaskState {
     pub db: Database,
     pub verifier: TokenVerifier,
+    /// Tags and checks the listing's cursors (its key derived from the signing secret).
+    pub cursors: CursorKey,
     pub cors: Cors,
 }
 
@@ -99,6 +102,7 @@ impl FunctionState for TaskState {
         Ok(Self {
             db: database(&config.database).await?,
             verifier: TokenVerifier::new(&config.auth),
+            cursors: CursorKey::derive(config.auth.secret.expose().as_bytes()),
             cors: Cors::new(&config.http),
         })
     }

@@ -135,6 +135,26 @@ fn template() -> Value {
     serde_yaml_ng::from_str(&repo_file("template.yaml")).unwrap()
 }
 
+/// Deployed, API Gateway answers CORS (the template's `CorsConfiguration`); locally the
+/// functions do (`shared::http::cors`). A browser must see the same in both places.
+#[test]
+fn cors_is_the_same_deployed_and_local() {
+    let cors = &template()["Resources"]["HttpApi"]["Properties"]["CorsConfiguration"];
+    let list = |name: &str| -> Vec<String> {
+        cors[name]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("CorsConfiguration.{name}"))
+            .iter()
+            .map(|v| v.as_str().unwrap().to_lowercase())
+            .collect()
+    };
+    let split =
+        |text: &str| -> Vec<String> { text.split(',').map(|s| s.trim().to_lowercase()).collect() };
+    assert_eq!(list("AllowHeaders"), split(shared::http::ALLOW_HEADERS));
+    assert_eq!(list("ExposeHeaders"), split(shared::http::EXPOSE_HEADERS));
+    assert_eq!(list("AllowMethods"), split(shared::http::ALLOW_METHODS));
+}
+
 fn names(mapping: &Value) -> Vec<String> {
     mapping
         .as_mapping()

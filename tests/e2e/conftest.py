@@ -1,10 +1,12 @@
 """End-to-end tests run by scripts/e2e.sh against the functions under `cargo lambda watch`."""
 
+import json
 import os
 import shutil
 import sys
 import uuid
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -12,6 +14,50 @@ import requests
 BASE = os.environ.get("API_URL", "http://127.0.0.1:9000")
 # tests/support: the Lambda Runtime API stand-in (shared with `make bench`).
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
+
+
+SEEN = os.environ.get("SECRETS_SEEN")
+_send = requests.Session.send
+
+
+def _secrets_of(body, content_type: str) -> list[str]:
+    """The passwords and tokens in a request or response body, JSON or a form."""
+    if not body:
+        return []
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if "json" in content_type:
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            return []
+        fields = fields if isinstance(fields, dict) else {}
+    elif "form" in content_type:
+        fields = dict(parse_qsl(body))
+    else:
+        return []
+    return [v for k, v in fields.items()
+            if isinstance(v, str) and ("password" in k or "token" in k)]
+
+
+def _recording_send(self, request, **kwargs):
+    """Every password the tests send and token they are given goes to $SECRETS_SEEN,
+    which scripts/with-dev-api.sh scans the functions' log for once the run is over
+    (tests/support/log_scan.py)."""
+    response = _send(self, request, **kwargs)
+    found = _secrets_of(request.body, request.headers.get("content-type", ""))
+    found += _secrets_of(response.content, response.headers.get("content-type", ""))
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token:
+        found.append(token)
+    if found:
+        with open(SEEN, "a", encoding="utf-8") as out:
+            out.writelines(f"{value}\n" for value in found if "\n" not in value)
+    return response
+
+
+if SEEN:
+    requests.Session.send = _recording_send
 
 
 class Api:

@@ -558,6 +558,32 @@ def instances() -> dict:
                                                text)))
 
 
+def request_lines_disagree(calls: list[Call]) -> list[str]:
+    """What the functions' own request lines (Lambda's JSON format, AWS_LAMBDA_LOG_FORMAT=
+    JSON from scripts/faults.sh) say against what the clients got: every answered request
+    has exactly one line, with its status, and counts `DatabaseUnavailable` exactly when
+    it was a 503 or 504 (the metric the rollback alarms watch)."""
+    lines = collections.defaultdict(list)
+    for text in open(os.environ["DEV_API_LOG"], errors="replace"):
+        if text.startswith("{") and '"_aws"' in text:
+            line = json.loads(text)
+            lines[line["request_id"]].append(line)
+    problems = []
+    for call in calls:
+        if call.status is None:
+            continue
+        found = lines.get(call.request_id, [])
+        if len(found) != 1:
+            problems.append(f"{call.describe()}: {len(found)} request lines")
+            continue
+        line = found[0]
+        unavailable = line.get("DatabaseUnavailable", 0) == 1
+        if line["status"] != call.status or unavailable != (call.status in (503, 504)):
+            problems.append(f"{call.describe()}: its line says status {line['status']}, "
+                            f"DatabaseUnavailable {line.get('DatabaseUnavailable', 0)}")
+    return problems
+
+
 def fault_schedule(rng: random.Random) -> list[tuple[str, float]]:
     """CYCLES cycles of pass, delay (a reset at its end: replies of statements the
     server ran are in flight), pass, reset then connect_delay (every connection must be
@@ -868,6 +894,12 @@ def main() -> int:
     workload = [c for c in REPORT.calls if c.who.startswith("w") and not c.op.startswith("retry")]
     verifier = Verifier(workers)
     verifier.run()
+    for problem in request_lines_disagree(REPORT.calls):
+        REPORT.violation("request line", problem)
+    counted = sum(1 for c in REPORT.calls if c.status in (503, 504))
+    print(f"request lines: one per answered request; DatabaseUnavailable on all {counted} "
+          "503/504 and on nothing else" if "request line" not in
+          {kind for kind, _ in REPORT.violations} else "request lines: see the violations")
 
     by_status = collections.Counter(str(c.status) if c.status else "none" for c in workload)
     by_phase = collections.defaultdict(collections.Counter)

@@ -126,7 +126,10 @@ class Function:
     bootstraps run under `qemu-aarch64-static -L /usr/aarch64-linux-gnu`). `stdout`: where
     its standard output goes (a file, to read its log lines; by default nowhere)."""
 
-    def __init__(self, binary, env, runner=(), start_timeout=30, stdout=subprocess.DEVNULL):
+    def __init__(self, binary, env, runner=(), start_timeout=30, stdout=subprocess.DEVNULL,
+                 cgroup=None):
+        """`cgroup`: a cgroup v1 directory the process joins before it runs its first
+        instruction (bench/power_tuning.py gives it Lambda's CPU share of a memory size)."""
         self.api = RuntimeApi()
         full_env = {
             "PATH": os.environ["PATH"],
@@ -138,7 +141,13 @@ class Function:
             **env,
         }
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen([*runner, str(binary)], env=full_env, stdout=stdout)
+        join = None
+        if cgroup is not None:
+            def join():
+                with open(os.path.join(cgroup, "cgroup.procs"), "w") as procs:
+                    procs.write(str(os.getpid()))
+        self.proc = subprocess.Popen([*runner, str(binary)], env=full_env, stdout=stdout,
+                                     preexec_fn=join)
         if not self.api.first_poll.wait(start_timeout):
             self.stop()
             raise RuntimeError(f"{binary.name} did not start")

@@ -295,6 +295,142 @@ async fn pages_visit_every_task_once_under_every_sort() {
     );
 }
 
+/// The page a `Link: <…>; rel="next"` header points at, as a query string.
+fn next_link(a: &testkit::Answer, user: &str) -> Option<String> {
+    let link = a.header("link")?;
+    let target = link
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+        .unwrap_or_else(|| panic!("not a next link: {link}"));
+    let query = target
+        .strip_prefix(&format!("/api/{user}/tasks"))
+        .unwrap_or_else(|| panic!("a link to another listing: {link}"));
+    assert_eq!(
+        Some(query),
+        a.body["next_cursor"]
+            .as_str()
+            .map(|c| format!("?cursor={c}"))
+            .as_deref(),
+        "the link names the body's next_cursor"
+    );
+    Some(query.to_owned())
+}
+
+/// Following `next_cursor` (through the `Link` header) visits the same tasks, in the same
+/// order and with the same page numbers, as asking for every page by number, under every
+/// sort, order and filter; the last page has neither.
+#[tokio::test]
+async fn cursors_visit_the_same_pages_as_page_numbers() {
+    let t = Harness::new(routes()).await;
+    for i in 0..23 {
+        // Repeated titles make ties that only `id` can order.
+        t.seed(ANN, &format!("task {}", (i * 7) % 5)).await;
+    }
+    t.db.execute("UPDATE tasks SET completed = true WHERE title IN ('task 1', 'task 3')")
+        .await;
+    t.seed(BOB, "bob's").await;
+    let ann = token(ANN);
+    for sort_by in ["created_at", "updated_at", "title"] {
+        for order in ["asc", "desc"] {
+            for filter in ["", "&completed=true", "&completed=false"] {
+                let listing = format!("page_size=4&sort_by={sort_by}&sort_order={order}{filter}");
+                let first = t.call(list(ANN, &format!("?{listing}")).bearer(&ann)).await;
+                let total = first.body["total"].as_i64().unwrap();
+                let pages = first.body["total_pages"].as_i64().unwrap();
+                let mut by_cursor = vec![first];
+                while let Some(next) = next_link(by_cursor.last().unwrap(), ANN) {
+                    assert!(by_cursor.len() <= 10, "{listing}: the cursor never ends");
+                    by_cursor.push(t.call(list(ANN, &next).bearer(&ann)).await);
+                }
+                assert_eq!(by_cursor.len() as i64, pages, "{listing}");
+                for (n, a) in by_cursor.iter().enumerate() {
+                    let page = n as i64 + 1;
+                    let by_number = t
+                        .call(list(ANN, &format!("?{listing}&page={page}")).bearer(&ann))
+                        .await;
+                    assert_eq!(a.status, 200, "{listing}: {:?}", a.body);
+                    assert_eq!(
+                        a.body["items"], by_number.body["items"],
+                        "{listing} page {page}"
+                    );
+                    assert_eq!(a.body["page"].as_i64(), Some(page), "{listing}");
+                    assert_eq!(a.body["total"].as_i64(), Some(total), "{listing}");
+                    assert_eq!(a.body["page_size"].as_i64(), Some(4), "{listing}");
+                    assert_eq!(by_number.body["next_cursor"].is_null(), page == pages);
+                }
+                let last = by_cursor.last().unwrap();
+                assert!(last.body["next_cursor"].is_null() && last.header("link").is_none());
+                let listed: i64 = by_cursor
+                    .iter()
+                    .map(|a| a.body["items"].as_array().unwrap().len() as i64)
+                    .sum();
+                assert_eq!(listed, total, "{listing}");
+            }
+        }
+    }
+}
+
+/// A cursor is its owner's, for its listing, and whole: anything else is a 400 naming
+/// `cursor`, and nothing is read.
+#[tokio::test]
+async fn a_cursor_is_checked_before_it_is_used() {
+    let (t, trips) = Harness::counted(routes()).await;
+    for i in 0..3 {
+        t.seed(ANN, &format!("ann {i}")).await;
+        t.seed(BOB, &format!("bob {i}")).await;
+    }
+    let (ann, bob) = (token(ANN), token(BOB));
+    let a = t
+        .call(list(ANN, "?page_size=1&sort_by=title").bearer(&ann))
+        .await;
+    let cursor = a.body["next_cursor"].as_str().unwrap().to_owned();
+    let (payload, tag) = cursor.split_once('.').unwrap();
+    let flipped = |s: &str| {
+        let mut b = s.as_bytes().to_vec();
+        b[0] = if b[0] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    };
+    let refused = [
+        (ANN, &ann, format!("?cursor={cursor}&page=2")),
+        (ANN, &ann, format!("?cursor={}.{tag}", flipped(payload))),
+        (ANN, &ann, format!("?cursor={payload}.{}", flipped(tag))),
+        (ANN, &ann, format!("?cursor={payload}")),
+        (ANN, &ann, "?cursor=".to_owned()),
+        (ANN, &ann, "?cursor=not-a-cursor".to_owned()),
+        (ANN, &ann, format!("?cursor={cursor}&sort_by=created_at")),
+        (ANN, &ann, format!("?cursor={cursor}&page_size=2")),
+        (ANN, &ann, format!("?cursor={cursor}&completed=false")),
+        // Bob, with Ann's cursor, on his own listing.
+        (BOB, &bob, format!("?cursor={cursor}")),
+    ];
+    for (user, token, query) in refused {
+        let (n, a) = trips.of(t.call(list(user, &query).bearer(token))).await;
+        assert_eq!(a.error_fields(), ["cursor"], "{query}: {:?}", a.body);
+        assert_eq!(n, 0, "{query}: a refused cursor reads nothing");
+    }
+    // The listing's own parameters may come along unchanged; a cursor page is one round
+    // trip.
+    let same = format!("?cursor={cursor}&page_size=1&sort_by=title&sort_order=desc");
+    let (n, a) = trips.of(t.call(list(ANN, &same).bearer(&ann))).await;
+    assert_eq!((a.status, a.body["page"].as_i64(), n), (200, Some(2), 1));
+    assert_eq!(a.body["items"][0]["title"], "ann 1");
+    // Its remaining tasks deleted meanwhile: an empty last page, the total still right.
+    t.db.execute("DELETE FROM tasks WHERE title IN ('ann 0', 'ann 1')")
+        .await;
+    let a = t
+        .call(list(ANN, &format!("?cursor={cursor}")).bearer(&ann))
+        .await;
+    assert_eq!(
+        (
+            a.status,
+            a.body["items"].as_array().unwrap().len(),
+            a.body["total"].as_i64()
+        ),
+        (200, 0, Some(1))
+    );
+    assert!(a.body["next_cursor"].is_null() && a.header("link").is_none());
+}
+
 #[tokio::test]
 async fn list_filters_on_completed() {
     let t = Harness::new(routes()).await;

@@ -9,11 +9,12 @@ use crate::http::{
     with_etag,
 };
 use crate::model::{
-    CompleteBody, FieldErrors, ListQuery, Precondition, Subject, Task, TaskChanges,
+    After, CompleteBody, FieldErrors, ListQuery, Precondition, Subject, Task, TaskChanges,
+    next_cursor, open_cursor,
 };
 use lambda_http::{
     Request,
-    http::{HeaderValue, StatusCode},
+    http::{HeaderValue, StatusCode, header},
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -68,15 +69,30 @@ struct ListBody {
     page: u32,
     page_size: u32,
     total_pages: i64,
+    next_cursor: Option<String>,
 }
 
-/// `GET /api/{user_id}/tasks`
+/// `GET /api/{user_id}/tasks`: a page by number, or the page a cursor continues to.
+///
+/// Every page but the last carries `next_cursor` and `Link: <…?cursor=…>; rel="next"`.
 pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResult {
     let owner = owner(state, req, params).await?;
-    let query = ListQuery::parse(|name| query_param(req, name))?;
+    let query = ListQuery::read(
+        |name| query_param(req, name),
+        |cursor| open_cursor(&state.cursors, &owner, cursor),
+    )?;
     let page = tasks::list(&state.db, &owner, &query).await?;
+    let next = match page.items.last() {
+        Some(last) if page.more => Some(next_cursor(
+            &state.cursors,
+            &owner,
+            &query,
+            After::task(last, query.sort_by),
+        )),
+        _ => None,
+    };
     let page_size = query.page_size.get();
-    json(
+    let mut response = json(
         StatusCode::OK,
         &ListBody {
             total_pages: (page.total + i64::from(page_size) - 1) / i64::from(page_size),
@@ -84,8 +100,16 @@ pub async fn list(state: &TaskState, req: &Request, params: &Params) -> ApiResul
             total: page.total,
             page: query.page.get(),
             page_size,
+            next_cursor: next.clone(),
         },
-    )
+    )?;
+    if let Some(cursor) = next {
+        // A cursor is base64url and a dot, and the path came in as a header-safe URL.
+        let link = format!("<{}?cursor={cursor}>; rel=\"next\"", req.uri().path());
+        let link = HeaderValue::from_str(&link).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
 }
 
 /// `POST /api/{user_id}/tasks`: 201 with `Location`.

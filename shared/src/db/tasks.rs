@@ -2,7 +2,9 @@
 //! user's task is exactly as invisible as a missing one; each request is one statement.
 
 use super::{Database, DbError, Param};
-use crate::model::{ListQuery, Precondition, SortBy, SortOrder, Subject, Task, TaskChanges};
+use crate::model::{
+    After, ListQuery, Precondition, SortBy, SortKey, SortOrder, Subject, Task, TaskChanges,
+};
 use tokio_postgres::{Row, types::Type};
 use uuid::Uuid;
 
@@ -20,11 +22,12 @@ fn task_from_row(row: &Row) -> Result<Task, tokio_postgres::Error> {
     })
 }
 
-/// One page of a listing and the number of matching tasks.
+/// One page of a listing, the number of matching tasks, and whether a page follows.
 #[derive(Debug, Clone)]
 pub struct TaskPage {
     pub items: Vec<Task>,
     pub total: i64,
+    pub more: bool,
 }
 
 // Each statement whole, as it reaches Postgres: nothing is formatted per request, and
@@ -39,41 +42,69 @@ pub struct TaskPage {
 // change and its event commit together or not at all. A write that changes no row (a
 // refused precondition, a replayed key) records nothing.
 
-// The listing, one statement per sort, each on the index of its column. Ties are broken
-// by `id` in the same direction, so pages neither repeat nor skip.
-const LIST_CREATED_ASC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+// The listing, one statement per sort. Each reads its page in order off the index of
+// its sort (migration 0009; with `completed` given, the index that starts with it), so a
+// page costs the same wherever it falls: no sort, and no more rows than it returns (plus
+// the ones `OFFSET` skips for a page asked for by number). Ties are broken by `id` in the
+// same direction, so pages neither repeat nor skip.
+//
+// $1 the owner, $2 `completed` (null: all), $3 the rows to read (the page and one more:
+// whether there is a next page), $4 the rows to skip (a page by number; 0 after a cursor),
+// $5 and $6 the sort key and id of the task the page starts after (null: from the first).
+// A null parameter's condition drops out of the plan: each statement is planned with its
+// values. `total` is the owner's count kept by every write (`task_total`, migration
+// 0009), read once per statement.
+const LIST_CREATED_ASC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::timestamptz IS NULL OR (created_at, id) > ($5, $6::uuid))
     ORDER BY created_at ASC, id ASC LIMIT $3 OFFSET $4";
 /// The default listing: newest first.
-const LIST_CREATED_DESC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+const LIST_CREATED_DESC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::timestamptz IS NULL OR (created_at, id) < ($5, $6::uuid))
     ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4";
 /// `sort_by=updated_at&sort_order=asc`.
-const LIST_UPDATED_ASC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+const LIST_UPDATED_ASC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::timestamptz IS NULL OR (updated_at, id) > ($5, $6::uuid))
     ORDER BY updated_at ASC, id ASC LIMIT $3 OFFSET $4";
 /// `sort_by=updated_at`: the most recently changed first.
-const LIST_UPDATED_DESC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+const LIST_UPDATED_DESC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::timestamptz IS NULL OR (updated_at, id) < ($5, $6::uuid))
     ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4";
 /// `sort_by=title&sort_order=asc`: alphabetical.
-const LIST_TITLE_ASC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+const LIST_TITLE_ASC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::text IS NULL OR (title, id) > ($5, $6::uuid))
     ORDER BY title ASC, id ASC LIMIT $3 OFFSET $4";
 /// `sort_by=title`: reverse alphabetical.
-const LIST_TITLE_DESC: &str = "SELECT id, user_id, title, description, completed, \
-    created_at, updated_at, version, count(*) OVER () AS total FROM tasks \
-    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2) \
+const LIST_TITLE_DESC: &str = "
+    SELECT id, user_id, title, description, completed, created_at, updated_at, version,
+        (SELECT task_total($1, $2)) AS total
+    FROM tasks
+    WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)
+        AND ($5::text IS NULL OR (title, id) < ($5, $6::uuid))
     ORDER BY title DESC, id DESC LIMIT $3 OFFSET $4";
 
-/// The total of a page past the end (it has no row to carry the count).
-const COUNT: &str =
-    "SELECT count(*) FROM tasks WHERE user_id = $1 AND ($2::boolean IS NULL OR completed = $2)";
+/// The total of an empty page after the first (it has no row to carry it): a page past
+/// the end, or a cursor whose remaining tasks were deleted meanwhile.
+const TOTAL: &str = "SELECT task_total($1, $2)";
 
 const INSERT: &str = "
     INSERT INTO tasks (user_id, title, description, completed)
@@ -162,7 +193,7 @@ pub const STATEMENTS: &[(&str, &str)] = &[
     ("LIST_UPDATED_DESC", LIST_UPDATED_DESC),
     ("LIST_TITLE_ASC", LIST_TITLE_ASC),
     ("LIST_TITLE_DESC", LIST_TITLE_DESC),
-    ("COUNT", COUNT),
+    ("TOTAL", TOTAL),
     ("INSERT", INSERT),
     ("INSERT_ONCE", INSERT_ONCE),
     ("FIND_KEY", FIND_KEY),
@@ -208,38 +239,58 @@ fn list_sql(sort_by: SortBy, order: SortOrder) -> &'static str {
     }
 }
 
-/// A page of the owner's tasks with the total, in one statement (`count(*) OVER ()`);
-/// only a page past the end needs a second, to count.
+/// A page of the owner's tasks with the total, in one statement (a second, as cheap,
+/// only for an empty page after the first).
 pub async fn list(db: &Database, owner: &Subject, query: &ListQuery) -> Result<TaskPage, DbError> {
     let sql = list_sql(query.sort_by, query.sort_order);
-    let limit = i64::from(query.page_size.get());
+    let page_size = usize::try_from(query.page_size.get()).unwrap_or(usize::MAX);
+    let read = i64::from(query.page_size.get()) + 1;
     let offset = query.offset();
+    let (after_time, after_title, after_id) = match &query.after {
+        None => (None, None, None),
+        Some(After {
+            key: SortKey::Time(at),
+            id,
+        }) => (Some(*at), None, Some(*id)),
+        Some(After {
+            key: SortKey::Title(title),
+            id,
+        }) => (None, Some(title.as_str()), Some(*id)),
+    };
     db.read(async |client| {
         let owner = owner.as_str();
-        let rows = client
+        let after_key: Param<'_> = match query.sort_by {
+            SortBy::Title => (&after_title, Type::TEXT),
+            SortBy::CreatedAt | SortBy::UpdatedAt => (&after_time, Type::TIMESTAMPTZ),
+        };
+        let mut rows = client
             .query_typed(
                 sql,
                 &[
                     (&owner, Type::TEXT),
                     (&query.completed, Type::BOOL),
-                    (&limit, Type::INT8),
+                    (&read, Type::INT8),
                     (&offset, Type::INT8),
+                    after_key,
+                    (&after_id, Type::UUID),
                 ],
             )
             .await?;
         let total = match rows.first() {
             Some(row) => row.try_get("total")?,
-            None if offset == 0 => 0,
+            None if offset == 0 && query.after.is_none() => 0,
             None => client
                 .query_typed_one(
-                    COUNT,
+                    TOTAL,
                     &[(&owner, Type::TEXT), (&query.completed, Type::BOOL)],
                 )
                 .await?
                 .try_get(0)?,
         };
+        let more = rows.len() > page_size;
+        rows.truncate(page_size);
         let items = rows.iter().map(task_from_row).collect::<Result<_, _>>()?;
-        Ok(TaskPage { items, total })
+        Ok(TaskPage { items, total, more })
     })
     .await
 }

@@ -12,11 +12,11 @@ pub struct Cors {
     origins: Vec<String>,
 }
 
-const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const ALLOW_HEADERS: &str =
+pub const ALLOW_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
+pub const ALLOW_HEADERS: &str =
     "authorization, content-type, x-request-id, if-match, if-none-match, idempotency-key";
-const EXPOSE_HEADERS: &str =
-    "location, x-request-id, www-authenticate, retry-after, etag, idempotent-replayed";
+pub const EXPOSE_HEADERS: &str =
+    "location, x-request-id, www-authenticate, retry-after, etag, idempotent-replayed, link";
 
 impl Cors {
     pub fn new(config: &HttpConfig) -> Self {

@@ -7,7 +7,7 @@ mod request;
 mod response;
 mod router;
 
-pub use cors::Cors;
+pub use cors::{ALLOW_HEADERS, ALLOW_METHODS, Cors, EXPOSE_HEADERS};
 pub use error::{ApiError, ApiResult, Cause, chain};
 pub use request::{
     MAX_BODY_BYTES, authenticate, bearer_token, client_address, form_body, if_match, if_none_match,

@@ -2,12 +2,14 @@
 //! valid, so code that holds one never checks it again; parsers return the message a
 //! client sees), and what it gets back (`Task`, `User`).
 
+mod cursor;
 mod fields;
 mod precondition;
 mod subject;
 mod task;
 mod user;
 
+pub use cursor::{After, CursorKey, SortKey, next_cursor, open_cursor};
 pub use fields::{Field, FieldError, FieldErrors, FromJson, Text};
 pub use precondition::Precondition;
 pub use subject::Subject;

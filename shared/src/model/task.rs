@@ -1,4 +1,4 @@
-use super::{Field, FieldErrors, Text, bounded};
+use super::{After, Field, FieldErrors, Text, bounded};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -123,6 +123,11 @@ impl TaskChanges {
 pub struct Page(u32);
 
 impl Page {
+    /// A page number from a cursor: any page after the first may be reached by cursor.
+    pub fn new(n: u32) -> Option<Self> {
+        (n >= 1).then_some(Self(n))
+    }
+
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.parse::<u32>() {
             Ok(n) if (1..=1_000_000).contains(&n) => Ok(Self(n)),
@@ -140,11 +145,14 @@ pub struct PageSize(u32);
 
 impl PageSize {
     pub const MAX: u32 = 100;
+    pub fn new(n: u32) -> Option<Self> {
+        (1..=Self::MAX).contains(&n).then_some(Self(n))
+    }
     pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw.parse::<u32>() {
-            Ok(n) if (1..=Self::MAX).contains(&n) => Ok(Self(n)),
-            _ => Err(format!("must be a whole number from 1 to {}", Self::MAX)),
-        }
+        raw.parse::<u32>()
+            .ok()
+            .and_then(Self::new)
+            .ok_or_else(|| format!("must be a whole number from 1 to {}", Self::MAX))
     }
     pub fn get(self) -> u32 {
         self.0
@@ -168,6 +176,14 @@ impl SortBy {
             _ => Err("must be one of created_at, updated_at, title".into()),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreatedAt => "created_at",
+            Self::UpdatedAt => "updated_at",
+            Self::Title => "title",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,20 +200,77 @@ impl SortOrder {
             _ => Err("must be asc or desc".into()),
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Asc => "asc",
+            Self::Desc => "desc",
+        }
+    }
 }
 
 /// A validated list request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     pub page: Page,
     pub page_size: PageSize,
     pub sort_by: SortBy,
     pub sort_order: SortOrder,
     pub completed: Option<bool>,
+    /// From a cursor: the page starts after this task (and `page` is the number it
+    /// stands for). Otherwise the page is found by its number.
+    pub after: Option<After>,
 }
 
 impl ListQuery {
-    /// Reads the query parameters through `get`; reports every invalid one by name.
+    /// Reads the query parameters through `get`, and a `cursor` through `open` (which
+    /// gives the listing a cursor continues, if it is one of the owner's); reports every
+    /// invalid parameter by name.
+    ///
+    /// A cursor stands for a whole listing and its page, so `page` beside it is refused,
+    /// and `page_size`, `sort_by`, `sort_order` or `completed` beside it must be the
+    /// cursor's own (a client may keep them in its URLs).
+    pub fn read<'a>(
+        get: impl Fn(&str) -> Option<&'a str>,
+        open: impl FnOnce(&str) -> Option<ListQuery>,
+    ) -> Result<Self, FieldErrors> {
+        let query = Self::parse(&get)?;
+        let Some(cursor) = get("cursor") else {
+            return Ok(query);
+        };
+        if get("page").is_some() {
+            return Err(FieldErrors::one(
+                "cursor",
+                "cannot be combined with page: a cursor stands for its own page",
+            ));
+        }
+        let Some(continued) = open(cursor) else {
+            return Err(FieldErrors::one(
+                "cursor",
+                "is not a cursor of this listing: send the next_cursor of one of its pages",
+            ));
+        };
+        let differs = [
+            ("page_size", query.page_size != continued.page_size),
+            ("sort_by", query.sort_by != continued.sort_by),
+            ("sort_order", query.sort_order != continued.sort_order),
+            ("completed", query.completed != continued.completed),
+        ];
+        if let Some((name, _)) = differs
+            .into_iter()
+            .find(|&(name, differs)| differs && get(name).is_some())
+        {
+            return Err(FieldErrors::one(
+                "cursor",
+                format!(
+                    "continues a listing with another {name}: leave {name} out, or send the same"
+                ),
+            ));
+        }
+        Ok(continued)
+    }
+
+    /// The parameters besides `cursor`, validated, with their defaults.
     pub fn parse<'a>(get: impl Fn(&str) -> Option<&'a str>) -> Result<Self, FieldErrors> {
         fn param<T>(
             errors: &mut FieldErrors,
@@ -247,14 +320,19 @@ impl ListQuery {
                     sort_by,
                     sort_order,
                     completed,
+                    after: None,
                 })
             }
             _ => Err(errors),
         }
     }
 
+    /// Rows skipped before the page: none after a cursor (the page starts at its task).
     pub fn offset(&self) -> i64 {
-        i64::from(self.page.get() - 1) * i64::from(self.page_size.get())
+        match self.after {
+            Some(_) => 0,
+            None => i64::from(self.page.get() - 1) * i64::from(self.page_size.get()),
+        }
     }
 }
 
