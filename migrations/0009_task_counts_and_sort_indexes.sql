@@ -83,7 +83,7 @@ END;
 --
 -- On a large table these builds hold writes back while they run (the migration is one
 -- transaction). To avoid that, build them first with CREATE INDEX CONCURRENTLY and the
--- same names; IF NOT EXISTS then skips them (docs/OPERATIONS.md).
+-- same names; IF NOT EXISTS then skips them (the README's Deploy section).
 CREATE INDEX IF NOT EXISTS tasks_user_updated_idx ON tasks (user_id, updated_at, id);
 CREATE INDEX IF NOT EXISTS tasks_user_title_idx ON tasks (user_id, title, id);
 CREATE INDEX IF NOT EXISTS tasks_user_completed_created_idx ON tasks (user_id, completed, created_at, id);

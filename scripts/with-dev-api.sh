@@ -21,6 +21,7 @@ dev_pid=""
 proxy_pid=""
 pooler_pid=""
 # On any exit: keep the logs when it failed, stop what was started, remove $tmp.
+# shellcheck disable=SC2317  # run by the EXIT trap, which shellcheck does not follow
 cleanup() {
   local status=$?
   if [ "$status" -ne 0 ] && [ -f "$tmp/dev.log" ]; then

@@ -295,6 +295,27 @@ fn property<'a>(doc: &'a Value, function: &'a Value, key: &str) -> &'a Value {
     }
 }
 
+/// Each function's memory size is the one `make bench`'s power tuning chose
+/// (bench/power_tuning.py writes bench/power-tuning.json; BENCHMARKS.md has the table).
+#[test]
+fn memory_sizes_are_the_measured_ones() {
+    let doc = template();
+    let chosen: serde_json::Value =
+        serde_json::from_str(&repo_file("bench/power-tuning.json")).unwrap();
+    let functions = functions(&doc);
+    assert_eq!(
+        functions.len(),
+        chosen["MemorySize"].as_object().unwrap().len()
+    );
+    for (name, binary, function) in functions {
+        assert_eq!(
+            property(&doc, function, "MemorySize").as_u64(),
+            chosen["MemorySize"][&binary].as_u64(),
+            "{name} ({binary})"
+        );
+    }
+}
+
 /// What an intrinsic function's short tag holds (`!Ref X`: `X`), if `value` is one.
 /// (Reading through a tag, as `as_str` does, would take `!Ref Active` for `Active`.)
 fn intrinsic<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
