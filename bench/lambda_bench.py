@@ -203,6 +203,34 @@ def measure(bins, env, route, n, cold, statements):
     }
 
 
+def new_user(bins, env, name):
+    """A new user `name` (password PASSWORD), through the auth function: its
+    `Authorization` header and its id."""
+    auth = Function(bins / "auth", env)
+    try:
+        _, r = auth.call(event("POST", "/api/auth/signup", {
+            "username": name, "email": f"{name}@example.com",
+            "password": PASSWORD, "confirm_password": PASSWORD}))
+    finally:
+        auth.stop()
+    session = json.loads(r["body"])
+    return {"authorization": f"Bearer {session['access_token']}"}, session["user"]["id"]
+
+
+def user_with_tasks(bins, env, name, n=100):
+    """A new user `name` with `n` tasks created through the tasks function: its
+    `Authorization` header, its listing's path and the path of its last task."""
+    bearer, user = new_user(bins, env, name)
+    tasks = f"/api/{user}/tasks"
+    creator = Function(bins / "tasks", env)
+    try:
+        for i in range(n):
+            _, r = creator.call(event("POST", tasks, {"title": f"task {i}"}, bearer))
+    finally:
+        creator.stop()
+    return bearer, tasks, f"{tasks}/{json.loads(r['body'])['id']}"
+
+
 def sizes(build_dir):
     """The bootstraps `sam build` made and what they zip to (deflate, as sam deploy)."""
     rows = []
@@ -234,21 +262,8 @@ def main():
     n, cold = args.n, args.cold
 
     # A user and 100 tasks to read.
-    auth = Function(bins / "auth", env)
     name = f"bench{os.getpid()}"
-    _, session = auth.call(event("POST", "/api/auth/signup", {
-        "username": name, "email": f"{name}@example.com",
-        "password": PASSWORD, "confirm_password": PASSWORD}))
-    auth.stop()
-    session = json.loads(session["body"])
-    token, user = session["access_token"], session["user"]["id"]
-    bearer = {"authorization": f"Bearer {token}"}
-    tasks = f"/api/{user}/tasks"
-    creator = Function(bins / "tasks", env)
-    for i in range(100):
-        _, r = creator.call(event("POST", tasks, {"title": f"task {i}"}, bearer))
-    creator.stop()
-    one = f"{tasks}/{json.loads(r['body'])['id']}"
+    bearer, tasks, one = user_with_tasks(bins, env, name)
     created = []  # by the create route, for the delete route
 
     def signup(i):

@@ -23,6 +23,7 @@ Usage: bench/listing_scale.py --bin-dir target/release --database-url URL [--jso
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests/support"))
 sys.path.insert(0, str(ROOT / "bench"))
-from lambda_bench import PASSWORD, SECRET, percentile  # noqa: E402
+from lambda_bench import SECRET, new_user, percentile  # noqa: E402
 from lambda_runtime import Function, event  # noqa: E402
 
 SIZES = [100, 10_000, 100_000, 1_000_000]
@@ -64,17 +65,9 @@ def main():
     env = {"DATABASE_URL": url, "BETTER_AUTH_SECRET": SECRET}
 
     owners = {}
-    auth = Function(bins / "auth", {**env, "BCRYPT_COST": "10"})
-    try:
-        for n in SIZES:
-            name = f"scale{n}x{abs(hash(url)) % 10_000}"
-            _, r = auth.call(event("POST", "/api/auth/signup", {
-                "username": name, "email": f"{name}@example.com",
-                "password": PASSWORD, "confirm_password": PASSWORD}))
-            session = json.loads(r["body"])
-            owners[n] = (session["user"]["id"], {"authorization": f"Bearer {session['access_token']}"})
-    finally:
-        auth.stop()
+    for n in SIZES:
+        bearer, user = new_user(bins, env, f"scale{n}x{os.getpid()}")
+        owners[n] = (user, bearer)
     for n in SIZES:
         print(f"  seeding {n} tasks", file=sys.stderr)
         seed(url, owners[n][0], n)

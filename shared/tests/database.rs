@@ -531,20 +531,6 @@ async fn pruning_reads_the_created_at_index_not_the_table() {
     }
 }
 
-/// The plan PostgreSQL chooses for `sql` with `params`, as EXPLAIN prints it.
-async fn plan(
-    client: &tokio_postgres::Client,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> String {
-    let rows = client
-        .query(&format!("EXPLAIN {sql}"), params)
-        .await
-        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
-    let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    lines.join("\n")
-}
-
 /// The login throttle prunes the same way: a few ended windows per attempt, found on
 /// the `window_start` index and deleted by TID, never a read of the whole table (5000
 /// fresh, unanalysed rows: the worst case for a plan).
@@ -563,7 +549,7 @@ async fn login_pruning_reads_the_window_index_not_the_table() {
         .unwrap();
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
         [&"ann", &"192.0.2.1", &900.0_f64, &10_i32, &100_i32];
-    let plan = plan(&db.client().await, reserve, &params).await;
+    let plan = db.plan(reserve, &params).await;
     assert!(!plan.contains("Seq Scan on login_failures"), "{plan}");
     assert!(plan.contains("login_failures_window_idx"), "{plan}");
     assert!(plan.contains("Tid Scan"), "{plan}");

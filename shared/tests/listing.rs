@@ -21,32 +21,14 @@ fn changes(title: &str, completed: bool) -> TaskChanges {
     }
 }
 
-/// Each owner's (total, completed), counted row by row.
-async fn counted(db: &TestDb) -> BTreeMap<String, (i64, i64)> {
-    let client = db.client().await;
-    let rows = client
-        .query(
-            "SELECT user_id, count(*), count(*) FILTER (WHERE completed) FROM tasks GROUP BY 1",
-            &[],
-        )
-        .await
-        .unwrap();
-    rows.iter()
-        .map(|r| (r.get(0), (r.get(1), r.get(2))))
-        .collect()
-}
+/// Each owner's (total, completed): counted row by row, and as the triggers keep them
+/// (owners whose count fell to zero left out, as counting leaves them out).
+const COUNTED: &str =
+    "SELECT user_id, count(*), count(*) FILTER (WHERE completed) FROM tasks GROUP BY 1";
+const KEPT: &str = "SELECT user_id, total, completed FROM task_counts WHERE total > 0";
 
-/// Each owner's (total, completed), as kept; owners whose count fell to zero left out,
-/// as `counted` leaves them out.
-async fn kept(db: &TestDb) -> BTreeMap<String, (i64, i64)> {
-    let client = db.client().await;
-    let rows = client
-        .query(
-            "SELECT user_id, total, completed FROM task_counts WHERE total > 0",
-            &[],
-        )
-        .await
-        .unwrap();
+async fn counts(db: &TestDb, sql: &str) -> BTreeMap<String, (i64, i64)> {
+    let rows = db.client().await.query(sql, &[]).await.unwrap();
     rows.iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2))))
         .collect()
@@ -149,9 +131,9 @@ async fn kept_totals_equal_the_rows_after_concurrent_writes_through_pgbouncer() 
     for client in clients {
         client.await.unwrap();
     }
-    let rows = counted(&test_db).await;
+    let rows = counts(&test_db, COUNTED).await;
     assert!(rows.len() == 3, "every owner has tasks left: {rows:?}");
-    assert_eq!(kept(&test_db).await, rows);
+    assert_eq!(counts(&test_db, KEPT).await, rows);
     for (owner, (total, completed)) in rows {
         let subject = Subject::parse(&owner).unwrap();
         for (filter, expected) in [
@@ -181,7 +163,7 @@ async fn a_refused_or_failed_write_leaves_the_totals_alone() {
     tasks::create_once(&db, &ann, &changes("keyed", true), "k", "first")
         .await
         .unwrap();
-    let before = kept(&test_db).await;
+    let before = counts(&test_db, KEPT).await;
     assert_eq!(before, BTreeMap::from([("ann".to_owned(), (2, 1))]));
     let stale = Precondition::Versions(vec![task.version + 1]);
     let done = changes("done", true);
@@ -238,8 +220,8 @@ async fn a_refused_or_failed_write_leaves_the_totals_alone() {
             .await
             .is_err()
     );
-    assert_eq!(kept(&test_db).await, before);
-    assert_eq!(counted(&test_db).await, before);
+    assert_eq!(counts(&test_db, KEPT).await, before);
+    assert_eq!(counts(&test_db, COUNTED).await, before);
 }
 
 /// Tasks enough that reading all of one owner's, or sorting them, would show in a plan:
@@ -301,7 +283,7 @@ async fn every_listing_reads_its_page_off_its_index() {
                 };
                 let params: [&(dyn ToSql + Sync); 6] =
                     [&"heavy", &completed, &21_i64, &0_i64, after_key, &after_id];
-                let plan = plan(&client, sql, &params).await;
+                let plan = db.plan(sql, &params).await;
                 let case = format!("{name}, completed={completed:?}, after a cursor: {deep}");
                 assert!(!plan.contains("Sort"), "{case}:\n{plan}");
                 assert!(!plan.contains("Seq Scan"), "{case}:\n{plan}");
@@ -318,19 +300,4 @@ async fn every_listing_reads_its_page_off_its_index() {
             }
         }
     }
-}
-
-/// The plan PostgreSQL chooses for `sql` with `params` (planned with their values, as
-/// every statement of the functions is), as EXPLAIN prints it.
-async fn plan(
-    client: &tokio_postgres::Client,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> String {
-    let rows = client
-        .query(&format!("EXPLAIN {sql}"), params)
-        .await
-        .unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
-    let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-    lines.join("\n")
 }

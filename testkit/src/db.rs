@@ -250,6 +250,19 @@ impl TestDb {
         rows.iter().map(|row| row.get(0)).collect()
     }
 
+    /// The plan PostgreSQL chooses for `sql` with `params` (planned with their values,
+    /// as the functions' statements are), as EXPLAIN prints it.
+    pub async fn plan(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> String {
+        let rows = self
+            .client()
+            .await
+            .query(&format!("EXPLAIN {sql}"), params)
+            .await;
+        let rows = rows.unwrap_or_else(|e| panic!("EXPLAIN {sql}: {e}"));
+        let lines: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+        lines.join("\n")
+    }
+
     /// A plain connection, for checking what the handlers wrote.
     pub async fn client(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls)
