@@ -125,6 +125,13 @@ def test_an_unreachable_database_is_counted_and_every_log_line_has_the_trace_id(
     during = [line for line in lines if "span" in line]
     assert during, text
     assert all(line["span"]["trace_id"] == TRACE for line in during), text
+    # The health check's 503 counts too (the fault campaign found it missing).
+    answers, text, lines = run(tmp_path, "docs", {"DATABASE_URL": nowhere}, [
+        event("GET", "/api/health"),
+    ])
+    assert answers[0]["statusCode"] == 503
+    [line] = requests_of(lines)
+    assert line["DatabaseUnavailable"] == 1 and line["Function"] == "docs", text
 
 
 def test_make_dev_writes_a_readable_line_per_request(api, ann):
