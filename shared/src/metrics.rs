@@ -36,6 +36,14 @@ impl Record {
         self.events.borrow().clone()
     }
 
+    /// Notes event `name` (each once): for what the HTTP edge learns after the route.
+    pub fn event(&self, name: &'static str) {
+        let mut events = self.events.borrow_mut();
+        if !events.contains(&name) {
+            events.push(name);
+        }
+    }
+
     fn take(&self) -> Self {
         Self {
             route: Cell::new(self.route.get()),
@@ -84,12 +92,7 @@ impl Drop for DatabaseTime {
 /// Something worth counting happened: `LoginFailed`, `DatabaseUnavailable`, … (a metric
 /// of that name, 1 for this request however often it happened).
 pub fn event(name: &'static str) {
-    let _ = RECORD.try_with(|record| {
-        let mut events = record.events.borrow_mut();
-        if !events.contains(&name) {
-            events.push(name);
-        }
-    });
+    let _ = RECORD.try_with(|record| record.event(name));
 }
 
 #[cfg(test)]

@@ -70,13 +70,9 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Unavailable(_) | DbError::Timeout(_) | DbError::Retryable(_) => {
-                crate::metrics::event("DatabaseUnavailable");
                 Self::Unavailable(Box::new(error))
             }
-            DbError::Unknown(_) => {
-                crate::metrics::event("DatabaseUnavailable");
-                Self::OutcomeUnknown(Box::new(error))
-            }
+            DbError::Unknown(_) => Self::OutcomeUnknown(Box::new(error)),
             DbError::InvalidInput(_) => {
                 Self::BadRequest("The request holds a value the database cannot store.".into())
             }
@@ -143,6 +139,15 @@ impl ApiError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::OutcomeUnknown(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A 503 or 504 the database caused, whichever route made it: what the HTTP edge
+    /// counts as `DatabaseUnavailable`.
+    pub fn is_database_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(cause) | Self::OutcomeUnknown(cause) => cause.is::<DbError>(),
+            _ => false,
         }
     }
 
@@ -248,6 +253,18 @@ mod tests {
 
     fn body(resp: &Response<Body>) -> serde_json::Value {
         serde_json::from_slice(resp.body().as_ref()).unwrap()
+    }
+
+    #[test]
+    fn database_failures_are_told_apart_from_other_unavailable_dependencies() {
+        let down = || DbError::Unavailable("connection refused".into());
+        assert!(ApiError::from(down()).is_database_unavailable());
+        assert!(ApiError::from(DbError::Unknown("lost".into())).is_database_unavailable());
+        // The health check wraps the database's error itself.
+        assert!(ApiError::Unavailable(Box::new(down())).is_database_unavailable());
+        let key_server = std::io::Error::other("key set unreachable");
+        assert!(!ApiError::Unavailable(Box::new(key_server)).is_database_unavailable());
+        assert!(!ApiError::PreconditionFailed.is_database_unavailable());
     }
 
     #[test]

@@ -88,7 +88,13 @@ where
                 .await;
             let response = match outcome {
                 Ok(response) => response,
-                Err(error) => span.in_scope(|| error.into_response(&request_id)),
+                Err(error) => {
+                    // Counted here, for every route alike (the health check's included).
+                    if error.is_database_unavailable() {
+                        record.event("DatabaseUnavailable");
+                    }
+                    span.in_scope(|| error.into_response(&request_id))
+                }
             };
             (response, record)
         }
